@@ -1,0 +1,1 @@
+"""One module per ``ravine`` subcommand (see ``grader.cli``)."""

@@ -1,0 +1,1 @@
+"""The exercises: declarative specs in one registry keyed by id."""
