@@ -57,11 +57,16 @@ class ContractError(Exception):
 
 
 class NonFiniteError(Exception):
-    """The trajectory produced NaN or inf; ``step`` is the first bad step (1-based)."""
+    """The trajectory produced NaN or inf.
 
-    def __init__(self, step: int, message: str):
+    ``step`` is the first bad step (1-based); ``partial`` holds the finite
+    positions x_0 .. x_{step-1}.
+    """
+
+    def __init__(self, step: int, message: str, partial: np.ndarray | None = None):
         super().__init__(message)
         self.step = step
+        self.partial = partial
 
 
 # The published student signatures, used by the adapter and by the contract
@@ -146,6 +151,8 @@ def rollout(rule: Rule, x0: Vector, grad_fn: GradFn, steps: int) -> np.ndarray:
         x, state = rule.step(x.copy(), state, grad_fn)
         x = np.asarray(x, dtype=np.float64)
         if not np.all(np.isfinite(x)):
-            raise NonFiniteError(t, f"the position became non-finite (NaN or inf) at step {t}")
+            raise NonFiniteError(
+                t, f"the position became non-finite (NaN or inf) at step {t}", traj[:t].copy()
+            )
         traj[t] = x
     return traj

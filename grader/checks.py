@@ -1,0 +1,313 @@
+"""Kinds of checks: turn a declarative check spec into a sandbox task and score its outcome.
+
+The grader knows *kinds* (trajectory, value), never a particular exercise.
+All comparison happens here, in the grader's process; the child only reports
+data (positions, returned values, exception info).
+
+A trajectory miss is diagnosed by matching the student's positions against the
+named mistake variants of the spec (``solvers.rules.VARIANTS``), never by
+reading the student's source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from problems.spec import CheckSpec, Mistake, Tolerance, TrajectoryCheck, ValueCheck
+from solvers import rules
+from solvers.objectives import build as build_objective
+from solvers.rollout import NonFiniteError
+
+from .results import TestResult
+from .sandbox import Outcome, Task
+
+__all__ = ["Check", "compile_check", "Comparison", "compare_positions", "STATUS_DIAGNOSIS"]
+
+# Sandbox status -> diagnosis id named in feedback and tags.
+STATUS_DIAGNOSIS = {
+    "exception": "exception",
+    "timeout": "timeout",
+    "memory": "memory",
+    "crash": "crash",
+    "contract": "contract",
+    "missing": "contract",
+    "non-finite": "non-finite",
+    "forbidden": "forbidden",
+}
+
+_STATUS_TEXT = {
+    "exception": "your function raised an exception",
+    "timeout": "your function did not finish within the time limit (an infinite loop?)",
+    "memory": "your function ran out of memory",
+    "crash": "the process running your code died",
+    "contract": "your function does not follow the contract",
+    "missing": "the function is missing",
+    "forbidden": "your code imports the grader's own packages (grader, solvers, problems); "
+                 "that earns no credit",
+}
+
+
+def _fmt(a: Any, max_items: int = 6) -> str:
+    arr = np.atleast_1d(np.asarray(a, dtype=float))
+    items = ", ".join(f"{v:.6g}" for v in arr[:max_items])
+    more = f", ... ({arr.size} values)" if arr.size > max_items else ""
+    return f"[{items}{more}]"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    ok: bool
+    first_bad_step: int | None  # 0-based index into the trajectory
+    max_abs: float
+    max_rel: float
+    scale: float
+
+
+def compare_positions(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> Comparison:
+    """Elementwise |got - exp| <= tol.atol * scale + tol.rtol * |exp|, scale = max |exp|."""
+    got = np.asarray(got, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    scale = float(np.max(np.abs(expected))) if expected.size else 1.0
+    scale = scale if scale > 0 else 1.0
+    if got.shape != expected.shape:
+        return Comparison(False, 0, float("inf"), float("inf"), scale)
+    diff = np.abs(got - expected)
+    bound = tol.atol * scale + tol.rtol * np.abs(expected)
+    bad_rows = np.nonzero(np.any(diff > bound, axis=1))[0]
+    with np.errstate(all="ignore"):
+        rel = np.where(np.abs(expected) > 0, diff / np.abs(expected), np.where(diff > 0, np.inf, 0.0))
+    return Comparison(
+        ok=bad_rows.size == 0,
+        first_bad_step=int(bad_rows[0]) if bad_rows.size else None,
+        max_abs=float(diff.max()) if diff.size else 0.0,
+        max_rel=float(rel.max()) if rel.size else 0.0,
+        scale=scale,
+    )
+
+
+class Check:
+    """A compiled check: one sandbox task plus the scorer of its outcome."""
+
+    spec: CheckSpec
+    task: Task
+
+    def score(self, outcome: Outcome) -> TestResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    # -- shared pieces -------------------------------------------------------------
+    def _result(self, *, score: float, status: str, lines: list[str], diagnoses: list[str]) -> TestResult:
+        spec = self.spec
+        tags = [spec.function] + diagnoses
+        return TestResult(
+            name=spec.name,
+            part=spec.function,
+            max_score=spec.points,
+            score=score,
+            output="\n".join(lines),
+            visibility="after_published" if spec.hidden else "visible",
+            tags=tags,
+            status=status,  # type: ignore[arg-type]
+        )
+
+    def _header(self) -> str:
+        spec = self.spec
+        if spec.hidden:
+            return "Hidden check (its inputs and expected values are not shown)."
+        return f"Setting: {spec.description}." if spec.description else ""
+
+    def _failed_run(self, outcome: Outcome) -> TestResult:
+        diag = STATUS_DIAGNOSIS.get(outcome.status, "crash")
+        lines = [self._header()] if self._header() else []
+        lines.append(f"[{diag}] {_STATUS_TEXT.get(outcome.status, 'the run failed')}.")
+        if outcome.message:
+            lines.append(outcome.message.rstrip())
+        return self._result(score=0.0, status="failed", lines=lines, diagnoses=[diag])
+
+
+@dataclass
+class _TrajectoryCheck(Check):
+    spec: TrajectoryCheck
+    task: Task
+    _expected: np.ndarray | None = field(default=None, repr=False)
+    _mutants: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
+
+    def _run(self, variant: str) -> np.ndarray | None:
+        spec = self.spec
+        obj = build_objective(spec.objective)
+        try:
+            return rules.trajectory(variant, np.array(spec.x0), obj.grad, lr=spec.lr, beta=spec.beta,
+                                    steps=spec.steps)
+        except NonFiniteError as exc:  # a diverging mistake: its finite prefix still identifies it
+            return exc.partial
+
+    def expected(self) -> np.ndarray:
+        if self._expected is None:
+            with np.errstate(all="ignore"):
+                traj = self._run(self.spec.reference)
+            if traj is None or traj.shape[0] != self.spec.steps + 1:  # a spec bug, not a student's: fail loudly for the developer
+                raise RuntimeError(f"check {self.spec.name!r}: the reference trajectory is not finite")
+            self._expected = traj
+        return self._expected
+
+    def mutant(self, variant: str) -> np.ndarray | None:
+        if variant not in self._mutants:
+            with np.errstate(all="ignore"):
+                self._mutants[variant] = self._run(variant)
+        return self._mutants[variant]
+
+    def diagnose(self, got: np.ndarray, *, partial_ok: bool = False) -> Mistake | None:
+        """The first mistake whose trajectory matches ``got``.
+
+        With ``partial_ok`` (the student's run diverged) ``got`` is a finite prefix
+        and is compared with the same prefix of each mistake.
+        """
+        n = got.shape[0]
+        for m in self.spec.mistakes:
+            assert m.variant is not None
+            traj = self.mutant(m.variant)
+            if traj is None or traj.shape[0] < n or (traj.shape[0] > n and not partial_ok):
+                continue
+            if compare_positions(got, traj[:n], self.spec.tolerance).ok:
+                return m
+        return None
+
+    def score(self, outcome: Outcome) -> TestResult:
+        spec = self.spec
+        exp = self.expected()
+        header = [self._header()] if self._header() else []
+        if outcome.status == "non-finite":
+            step = outcome.step
+            lines = header + [f"[non-finite] your positions became NaN or inf at step {step}, "
+                              "while the reference stays finite."]
+            diags = ["non-finite"]
+            partial = outcome.partial
+            # A prefix shorter than x_0..x_3 cannot tell mistakes apart (x_1 is the same for many).
+            if partial is not None and np.asarray(partial).ndim == 2 and len(partial) >= 4:
+                m = self.diagnose(np.asarray(partial, dtype=float), partial_ok=True)
+                if m is not None:
+                    lines.append(f"[{m.id}] Up to then your positions matched a known mistake. {m.message}")
+                    diags.append(m.id)
+            if outcome.message:
+                lines.append(outcome.message)
+            return self._result(score=0.0, status="failed", lines=lines, diagnoses=diags)
+        if outcome.status != "ok":
+            return self._failed_run(outcome)
+        got = np.asarray(outcome.value, dtype=float)
+        cmp = compare_positions(got, exp, spec.tolerance)
+        if cmp.ok:
+            lines = header + [f"Passed: positions match the reference at all {spec.steps} steps "
+                              f"(max relative difference {cmp.max_rel:.1e})."]
+            return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
+        mistake = self.diagnose(got)
+        if mistake is not None:
+            credit = mistake.credit * spec.points
+            lines = header + [f"[{mistake.id}] {mistake.message}"]
+            if credit:
+                lines.append(f"Credit: {credit:g} of {spec.points:g} points.")
+            return self._result(score=credit, status="partial" if credit else "failed", lines=lines,
+                                diagnoses=[mistake.id])
+        lines = header + [self._deviation(got, exp, cmp)]
+        return self._result(score=0.0, status="failed", lines=lines, diagnoses=["wrong-trajectory"])
+
+    def _deviation(self, got: np.ndarray, exp: np.ndarray, cmp: Comparison) -> str:
+        spec = self.spec
+        k = cmp.first_bad_step if cmp.first_bad_step is not None else 0
+        if spec.hidden:
+            return (f"Your positions first differ from the reference at step {k} of {spec.steps} "
+                    f"(max relative difference {min(cmp.max_rel, 1e300):.2e}); no known mistake matches.")
+        return (
+            f"Your positions first differ from the reference at step {k} of {spec.steps}: "
+            f"expected x_{k} = {_fmt(exp[k])}, got {_fmt(got[k])}. "
+            f"Max absolute difference {cmp.max_abs:.3e}, max relative difference {min(cmp.max_rel, 1e300):.3e}; "
+            f"tolerance |got - expected| <= {spec.tolerance.atol:g}*{cmp.scale:.3g} + "
+            f"{spec.tolerance.rtol:g}*|expected|. No known mistake matches; "
+            f"step 1 by hand: x_1 should be {_fmt(exp[1])}."
+        )
+
+
+@dataclass
+class _ValueCheck(Check):
+    spec: ValueCheck
+    task: Task
+
+    def _close(self, got: float, want: float) -> bool:
+        tol = self.spec.tolerance
+        return abs(got - want) <= tol.atol + tol.rtol * abs(want)
+
+    def _matches(self, got: Any, wrong: Any) -> bool:
+        if isinstance(wrong, (set, frozenset, tuple, list)):
+            return any(self._matches(got, w) for w in wrong)
+        if self.spec.compare == "label":
+            return got == wrong
+        return self._close(float(got), float(wrong))
+
+    def score(self, outcome: Outcome) -> TestResult:
+        spec = self.spec
+        header = [self._header()] if self._header() else []
+        if outcome.status != "ok":
+            return self._failed_run(outcome)
+        value = outcome.value
+        want = spec.expected
+        sig = spec.function
+        if spec.compare == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                kind = value.get("type", "?") if isinstance(value, dict) else type(value).__name__
+                lines = header + [f"[contract] {sig} must return a float; it returned a {kind}."]
+                return self._result(score=0.0, status="failed", lines=lines, diagnoses=["contract"])
+            got: Any = float(value)
+            if not np.isfinite(got):
+                lines = header + [f"[non-finite] {sig} returned {got}."]
+                return self._result(score=0.0, status="failed", lines=lines, diagnoses=["non-finite"])
+            ok = self._close(got, float(want))
+        else:
+            if not isinstance(value, str):
+                kind = value.get("type", "?") if isinstance(value, dict) else type(value).__name__
+                lines = header + [f"[contract] {sig} must return a str (one of 'minimum', 'maximum', "
+                                  f"'saddle', 'degenerate'); it returned a {kind}."]
+                return self._result(score=0.0, status="failed", lines=lines, diagnoses=["contract"])
+            got = value.strip().lower()
+            ok = got == want
+        shown = f"{got:.6g}" if isinstance(got, float) else repr(got)
+        if ok:
+            lines = header + [f"Passed: {sig} returned {shown}."]
+            return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
+        for m in spec.mistakes:
+            assert m.value is not None
+            wrong = m.value(*spec.args)
+            if self._matches(got, wrong):
+                credit = m.credit * spec.points
+                lines = header + [f"[{m.id}] {m.message}"]
+                if not spec.hidden:
+                    lines.append(f"Expected {want if isinstance(want, str) else f'{want:.6g}'!s}, got {shown}.")
+                return self._result(score=credit, status="partial" if credit else "failed", lines=lines,
+                                    diagnoses=[m.id])
+        if spec.hidden:
+            lines = header + [f"Wrong answer: {sig} returned {shown}; no known mistake matches."]
+        else:
+            w = repr(want) if isinstance(want, str) else f"{want:.6g}"
+            lines = header + [f"Wrong answer: expected {w}, got {shown}."]
+        return self._result(score=0.0, status="failed", lines=lines, diagnoses=["wrong-value"])
+
+
+def _task_id(spec: CheckSpec) -> str:
+    return spec.name
+
+
+def compile_check(spec: CheckSpec) -> Check:
+    """Turn a spec into a Check holding its sandbox task."""
+    if isinstance(spec, TrajectoryCheck):
+        payload = {
+            "objective": dict(spec.objective),
+            "x0": list(spec.x0),
+            "lr": spec.lr,
+            "beta": spec.beta,
+            "steps": spec.steps,
+            "dtype": spec.dtype,
+        }
+        return _TrajectoryCheck(spec, Task(_task_id(spec), spec.function, "trajectory", payload))
+    if isinstance(spec, ValueCheck):
+        return _ValueCheck(spec, Task(_task_id(spec), spec.function, "call", {"args": list(spec.args)}))
+    raise TypeError(f"unknown check spec {type(spec).__name__}")
