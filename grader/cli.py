@@ -16,6 +16,8 @@ from typing import Sequence
 COMMANDS: dict[str, str] = {
     "check": "grader.commands.check",
     "grade": "grader.commands.grade",
+    "report": "grader.commands.report",
+    "gradescope": "grader.commands.gradescope",
 }
 
 

@@ -1,0 +1,26 @@
+"""ravine report: the class report from a grading directory's results.json files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "write the class report (report.md + report.png) from DIR/*/results.json"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR", help="the --out directory of `ravine grade`")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import atomic_write, class_report, load_results
+
+    out = Path(args.dir)
+    results = load_results(out)
+    if not results:
+        print(f"ravine report: no */results.json under {out}", file=sys.stderr)
+        return 2
+    atomic_write(out / "report.md", class_report(results, plot_path=out / "report.png"))
+    print(f"wrote {out / 'report.md'} and {out / 'report.png'} ({len(results)} submissions)")
+    return 0

@@ -1,0 +1,147 @@
+"""Grade submissions: load, run isolated, score, and (for a batch) write results as they come.
+
+``grade_submission`` never raises for anything a submission does: a load
+failure, a crash or a hang becomes zero-score tests with a message.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from problems import update_rules
+
+from . import report
+from .checks import Check, compile_check
+from .results import SubmissionResult, TestResult
+from .sandbox import Limits, run_submission
+from .submission import SubmissionError, load_submission
+
+__all__ = ["build_checks", "grade_submission", "grade_batch", "BatchResult", "unique_names"]
+
+
+def build_checks(*, seed: int | None, functions: Sequence[str] | None = None) -> list[Check]:
+    """Compiled checks of the update-rule exercises: public ones, plus hidden ones if ``seed`` is set."""
+    out: list[Check] = []
+    for function in functions or update_rules.FUNCTIONS:
+        for spec in update_rules.exercise(function).checks(seed=seed):
+            out.append(compile_check(spec))
+    return out
+
+
+def _not_graded(checks: Sequence[Check], reason: str) -> list[TestResult]:
+    results = []
+    for c in checks:
+        results.append(
+            TestResult(
+                name=c.spec.name, part=c.spec.function, max_score=c.spec.points, score=0.0,
+                output=f"Not graded: {reason}", tags=[c.spec.function, "submission-error"],
+                visibility="after_published" if c.spec.hidden else "visible", status="error",
+            )
+        )
+    return results
+
+
+def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limits = Limits(),
+                     name: str | None = None, trajectories: dict[str, Any] | None = None) -> SubmissionResult:
+    """Grade one submission with the given checks; every failure is a value, never an exception.
+
+    With ``trajectories`` (a dict), the public trajectory checks' expected and
+    obtained positions are stored in it by check name, for plotting.
+    """
+    start = time.perf_counter()
+    path = Path(path)
+    display = name or path.stem
+    try:
+        sub = load_submission(path)
+    except SubmissionError as exc:
+        reason = str(exc)
+        return SubmissionResult(display, _not_graded(checks, reason), [f"{path.name}: {reason}"],
+                                seconds=time.perf_counter() - start)
+    run = run_submission(sub, [c.task for c in checks], limits)
+    tests = [c.score(run.outcomes[c.task.id]) for c in checks]
+    if trajectories is not None:
+        for c in checks:
+            if c.task.kind == "trajectory" and not c.spec.hidden:
+                o = run.outcomes[c.task.id]
+                got = o.value if o.status == "ok" else o.partial
+                trajectories[c.spec.name] = {"title": c.spec.name, "objective": c.spec.objective,
+                                             "expected": c.expected(), "got": got,  # type: ignore[attr-defined]
+                                             "passed": o.status == "ok" and c.score(o).passed}
+    messages = list(run.load_messages)
+    for f in run.forbidden:
+        messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
+    return SubmissionResult(display, tests, messages, stdout=run.stdout,
+                            seconds=time.perf_counter() - start)
+
+
+def unique_names(paths: Sequence[Path]) -> list[str]:
+    """File names without extension, made unique with -2, -3, ... in input order."""
+    seen: dict[str, int] = {}
+    names = []
+    for p in paths:
+        base = p.stem or "submission"
+        n = seen.get(base, 0) + 1
+        seen[base] = n
+        names.append(base if n == 1 else f"{base}-{n}")
+    return names
+
+
+@dataclass
+class BatchResult:
+    results: list[SubmissionResult]
+    out_dir: Path
+
+
+def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 1,
+                limits: Limits = Limits(), rejected: Iterable[tuple[Path, str]] = (),
+                progress: Callable[[str], None] | None = None) -> BatchResult:
+    """Grade every path, writing DIR/<name>/results.json and DIR/gradebook.csv as results arrive.
+
+    The gradebook is rewritten atomically after each submission, so an
+    interrupted batch keeps everything graded so far.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checks = build_checks(seed=seed)
+    for c in checks:  # reference runs once per batch, before any thread starts
+        if hasattr(c, "expected"):
+            c.expected()  # type: ignore[attr-defined]
+    rejected = list(rejected)
+    all_paths = list(paths) + [p for p, _ in rejected]
+    names = unique_names(all_paths)
+    name_of = dict(zip(map(str, all_paths), names))
+    say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    done: list[SubmissionResult] = []
+
+    def record(result: SubmissionResult) -> None:
+        done.append(result)
+        report.write_submission(out_dir, result)
+        report.write_gradebook(out_dir / "gradebook.csv", done)
+        say(f"[{len(done)}/{len(all_paths)}] {result.submission}: "
+            f"{result.score:g}/{result.max_score:g} ({result.seconds:.2f} s)")
+
+    for p, reason in rejected:
+        record(SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"]))
+
+    if jobs <= 1:
+        for p in paths:
+            record(grade_submission(p, checks, limits=limits, name=name_of[str(p)]))
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(grade_submission, p, checks, limits=limits, name=name_of[str(p)])
+                       for p in paths]
+            for fut in as_completed(futures):
+                record(fut.result())
+
+    # Final pass from memory: whatever a submission's process may have written into the
+    # output directory meanwhile, the files on disk end up equal to the grader's verdicts.
+    order = {n: i for i, n in enumerate(names)}
+    done.sort(key=lambda r: order.get(r.submission, len(order)))
+    for r in done:
+        report.write_submission(out_dir, r)
+    report.write_gradebook(out_dir / "gradebook.csv", done)
+    return BatchResult(done, out_dir)

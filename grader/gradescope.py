@@ -1,0 +1,140 @@
+"""Running ravine as a Gradescope autograder.
+
+Gradescope runs ``/autograder/run_autograder`` with the student's files in
+``/autograder/submission`` and reads ``/autograder/results/results.json``.
+``make_autograder_zip`` builds the zip an instructor uploads: ``setup.sh``
+installs ravine from the source copied into the zip, ``run_autograder`` calls
+``ravine gradescope``, and ``ravine-gradescope.json`` holds the settings (the
+grading seed of the hidden checks: the zip is for the instructor, never for
+students).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import traceback
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from .results import SubmissionResult
+
+__all__ = ["find_submission", "grade_gradescope", "make_autograder_zip", "CONFIG_NAME"]
+
+CONFIG_NAME = "ravine-gradescope.json"
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once when the autograder image is built.
+set -euo pipefail
+apt-get update -qq || true
+python3 -m pip install --upgrade pip
+python3 -m pip install /autograder/source/ravine-src
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission.
+cd /autograder/source
+exec ravine gradescope --config /autograder/source/ravine-gradescope.json \\
+    --submission-dir /autograder/submission --results /autograder/results/results.json
+"""
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=68", "wheel"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "ravine"
+version = "{version}"
+requires-python = ">=3.11"
+dependencies = ["numpy>=1.24", "sympy>=1.12", "nbformat>=5.9", "matplotlib>=3.7"]
+
+[project.scripts]
+ravine = "grader.cli:main"
+
+[tool.setuptools.packages.find]
+where = ["."]
+include = ["problems*", "solvers*", "grader*"]
+"""
+
+
+def find_submission(directory: Path, preferred: str | None = None) -> Path:
+    """The one .py/.ipynb file in ``directory`` (recursively; ``preferred`` names it when there are several)."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"submission directory {directory} does not exist")
+    found = sorted(p for p in directory.rglob("*") if p.suffix in (".py", ".ipynb") and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    if preferred:
+        named = [p for p in found if p.name == preferred]
+        if named:
+            return named[0]
+        raise FileNotFoundError(f"no file named {preferred} was submitted "
+                                f"(found: {', '.join(p.name for p in found) or 'nothing'})")
+    if not found:
+        raise FileNotFoundError("no .py or .ipynb file was submitted")
+    if len(found) > 1:
+        raise FileNotFoundError("several .py/.ipynb files were submitted ("
+                                + ", ".join(p.name for p in found) + "); submit exactly one")
+    return found[0]
+
+
+def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str, Any]) -> SubmissionResult | None:
+    """Grade the submission in ``submission_dir`` and write Gradescope's results.json.
+
+    Always writes a results.json, even when the grader itself fails, so the
+    student sees a message instead of "autograder failed".
+    """
+    from .engine import build_checks, grade_submission
+    from .report import atomic_write
+    from .sandbox import Limits
+
+    result: SubmissionResult | None = None
+    try:
+        path = find_submission(submission_dir, config.get("file"))
+        limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)))
+        result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits)
+        data = result.to_dict()
+    except FileNotFoundError as exc:
+        data = {"score": 0.0, "output": f"Not graded: {exc}.", "tests": []}
+    except Exception:  # the grader's own failure: say so, keep the traceback out of students' view
+        data = {"score": 0.0, "output": "The autograder failed on this submission; your instructor has "
+                "been given the details. Please contact them.", "tests": [],
+                "extra_data": {"grader_error": traceback.format_exc(limit=5)}}
+    data.setdefault("stdout_visibility", "hidden")
+    atomic_write(results_path, json.dumps(data, indent=2) + "\n")
+    return result
+
+
+def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeout: float | None = None) -> Path:
+    """Write the autograder zip: setup.sh, run_autograder, settings and ravine's source."""
+    from . import __version__
+
+    roots = {}
+    for name in ("grader", "problems", "solvers"):
+        module = __import__(name)
+        roots[name] = Path(module.__file__).resolve().parent
+    config: dict[str, Any] = {"seed": int(seed)}
+    if file:
+        config["file"] = file
+    if timeout:
+        config["timeout"] = float(timeout)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        def add_text(name: str, text: str, executable: bool = False) -> None:
+            info = zipfile.ZipInfo(name)
+            mode = 0o755 if executable else 0o644
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, text)
+
+        add_text("setup.sh", SETUP_SH, executable=True)
+        add_text("run_autograder", RUN_AUTOGRADER, executable=True)
+        add_text(CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+        add_text("ravine-src/pyproject.toml", PYPROJECT.format(version=__version__))
+        for name, root in roots.items():
+            for p in sorted(root.rglob("*")):
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".json", ".md", ".txt"):
+                    add_text(f"ravine-src/{name}/{p.relative_to(root).as_posix()}", p.read_text(encoding="utf-8"))
+    os.chmod(out, 0o600)  # it holds the seed of the hidden checks
+    return out

@@ -1,0 +1,64 @@
+"""Figures of a student's trajectories against the reference (for `ravine check --plot`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["plot_trajectories"]
+
+
+def plot_trajectories(panels: Sequence[dict[str, Any]], path: Path) -> Path:
+    """One panel per public trajectory check: the reference path, the student's, and the loss.
+
+    Each panel dict has ``title``, ``objective`` (spec), ``expected`` (T+1, d) and
+    ``got`` ((T'+1, d) or None).  2-D problems are drawn as paths over the loss
+    contours, others as the distance to the start against the step.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from solvers.objectives import build
+
+    n = max(1, len(panels))
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.4 * rows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        exp = np.asarray(panel["expected"], dtype=float)
+        got = None if panel.get("got") is None else np.asarray(panel["got"], dtype=float)
+        obj = build(panel["objective"])
+        if exp.shape[1] == 2:
+            pts = exp if got is None else np.vstack([exp, got[np.all(np.isfinite(got), axis=1)]])
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            pad = 0.15 * np.maximum(hi - lo, 1e-3)
+            xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 120)
+            ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 120)
+            X, Y = np.meshgrid(xs, ys)
+            Z = np.vectorize(lambda a, b: obj.f(np.array([a, b])))(X, Y)
+            Zs = np.log1p(Z - Z.min())
+            ax.contour(X, Y, Zs, levels=20, cmap="Greys", linewidths=0.6)
+            ax.plot(exp[:, 0], exp[:, 1], "o-", color="#2166ac", ms=3, lw=1.2, label="reference")
+            if got is not None:
+                ax.plot(got[:, 0], got[:, 1], "x--", color="#d6604d", ms=4, lw=1.2, label="yours")
+            ax.set_xlabel("x")
+            ax.set_ylabel("y")
+        else:
+            ax.plot(exp[:, 0], "o-", color="#2166ac", ms=3, label="reference")
+            if got is not None:
+                ax.plot(got[:, 0], "x--", color="#d6604d", ms=4, label="yours")
+            ax.set_xlabel("step")
+            ax.set_ylabel("x[0]")
+        ax.set_title(panel["title"], fontsize=9)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
