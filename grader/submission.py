@@ -234,7 +234,8 @@ def _load_ipynb(path: Path) -> Submission:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            nb = nbformat.reads(text, as_version=4)
+            # reader.reads + convert: like nbformat.reads, without logging validation errors
+            nb = nbformat.convert(nbformat.reader.reads(text), 4)
         except nbformat.reader.NotJSONError:
             raise SubmissionError(f"{path.name}: malformed notebook: not valid JSON") from None
         except Exception as exc:  # nbformat raises assorted errors on JSON of the wrong shape
@@ -244,7 +245,7 @@ def _load_ipynb(path: Path) -> Submission:
         try:
             nbformat.validate(nb)
         except nbformat.ValidationError as exc:
-            where = "/".join(str(p) for p in getattr(exc, "path", ()) or ())
+            where = "/".join(str(p) for p in getattr(exc, "absolute_path", ()) or ())
             where = f" (at {where})" if where else ""
             message = getattr(exc, "message", None) or str(exc).splitlines()[0]
             raise SubmissionError(
