@@ -6,6 +6,7 @@ Every run here starts real child processes with small limits, so the file stays 
 from __future__ import annotations
 
 import ast
+import base64
 import importlib.util
 import json
 import os
@@ -642,26 +643,40 @@ def _line(obj) -> bytes:
     return json.dumps(obj).encode()
 
 
-GOOD_POSITIONS = [[1.0, 1.0]] * (STEPS + 1)
+def _b64(rows) -> str:
+    return base64.b64encode(np.asarray(rows, dtype="<f8").tobytes()).decode("ascii")
+
+
+GOOD_POSITIONS = _b64([[1.0, 1.0]] * (STEPS + 1))
 FORGED = [
     b"not json",
-    b'{"type": "result", "task": "sgd", "kind": "trajectory", "positions": [[NaN, 1.0]]}',
+    b'{"type": "start", "task": NaN}',
     b'{"type": "start", "task": "sgd", "x": 1}',
     _line({"type": "hello"}),
     _line(["start"]),
     _line({"type": "start", "task": "unknown"}),
-    _line({"type": "result", "task": "sgd", "kind": "trajectory", "positions": GOOD_POSITIONS}),  # not started
+    _line({"type": "done"}),  # before any result
+    _line({"type": "load_message", "text": "late"}),  # load is over
+    _line({"type": "forbidden", "module": "numpy"}),  # not one of ours: a lie
+    # a result for a task that has not started:
+    _line({"type": "result", "task": "sgd", "kind": "trajectory", "positions": GOOD_POSITIONS, "seconds": 0.1}),
 ]
 FORGED_RESULTS = [
-    {"kind": "trajectory", "positions": GOOD_POSITIONS[:-1]},
-    {"kind": "trajectory", "positions": [[1.0, True]] * (STEPS + 1)},
-    {"kind": "trajectory", "positions": [[1.0, "1"]] * (STEPS + 1)},
-    {"kind": "trajectory", "positions": [[1e999, 1.0]] * (STEPS + 1)},
+    {"kind": "trajectory", "positions": _b64([[1.0, 1.0]] * STEPS)},  # a row short
+    {"kind": "trajectory", "positions": "!" * len(GOOD_POSITIONS)},  # not base64
+    {"kind": "trajectory", "positions": _b64([[np.inf, 1.0]] * (STEPS + 1))},
+    {"kind": "trajectory", "positions": _b64([[np.nan, 1.0]] * (STEPS + 1))},
+    {"kind": "trajectory", "positions": [[1.0, 1.0]] * (STEPS + 1)},  # not the wire format
     {"kind": "trajectory", "positions": GOOD_POSITIONS, "verdict": "pass"},
-    {"kind": "value", "value": 1.0},
-    {"kind": "nonfinite", "step": 0, "partial": []},
-    {"kind": "nonfinite", "step": 2, "partial": [[1.0, 1.0]]},
+    {"kind": "trajectory", "positions": GOOD_POSITIONS, "seconds": -1.0},
+    {"kind": "trajectory", "positions": GOOD_POSITIONS, "seconds": "fast"},
+    {"kind": "value", "value": 1.0},  # a value for a trajectory task
+    {"kind": "nonfinite", "step": 0, "partial": _b64(np.zeros((0, 2)))},
+    {"kind": "nonfinite", "step": 2, "partial": _b64([[1.0, 1.0]])},
+    {"kind": "nonfinite", "step": True, "partial": _b64([[1.0, 1.0]])},
     {"kind": "exception", "exc_type": "bad name!", "message": "x", "step": None},
+    {"kind": "contract", "message": 3, "step": None},
+    {"kind": "missing", "message": "extra"},
     {"kind": "pass"},
 ]
 
@@ -678,18 +693,20 @@ def test_channel_rejects_malformed_results(fields):
     child = _child_for([_traj("sgd_step", "sgd")])
     child._handle(_line({"type": "start", "task": "sgd"}))
     with pytest.raises(sandbox_mod._Interference):
-        child._handle(_line({"type": "result", "task": "sgd", **fields}).replace(b"Infinity", b"1e999"))
+        child._handle(_line({"type": "result", "task": "sgd", "seconds": 0.01, **fields}))
 
 
 def test_channel_accepts_a_well_formed_exchange():
     child = _child_for([_traj("sgd_step", "sgd"), _call("effective_lr", 0.1, 0.5, tid="e")])
     child._handle(_line({"type": "start", "task": "sgd"}))
-    child._handle(_line({"type": "result", "task": "sgd", "kind": "trajectory", "positions": GOOD_POSITIONS}))
+    child._handle(_line({"type": "result", "task": "sgd", "kind": "trajectory", "positions": GOOD_POSITIONS, "seconds": 0.5}))
     child._handle(_line({"type": "start", "task": "e"}))
-    child._handle(_line({"type": "result", "task": "e", "kind": "value", "value": {"nonfinite": "nan"}}))
+    child._handle(_line({"type": "result", "task": "e", "kind": "value", "value": {"nonfinite": "nan"}, "seconds": 0.0}))
     child._handle(_line({"type": "done"}))
     assert child.phase == "done"
-    assert child.result.results["sgd"][0]["positions"].shape == (STEPS + 1, 2)
+    msg, seconds = child.result.results["sgd"]
+    np.testing.assert_array_equal(msg["positions"], np.ones((STEPS + 1, 2)))
+    assert seconds == 0.5
 
 
 # --------------------------------------------------------------------------- plan validation
@@ -744,3 +761,31 @@ def test_importing_the_sandbox_does_not_import_sympy_or_matplotlib():
     code = "import grader.sandbox, grader.submission, sys; print(sorted(m for m in ('sympy','matplotlib','nbformat') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_respawns_are_bounded(tmp_path):
+    path = write(tmp_path, "crashes.py", (
+        "import os\n"
+        "def sgd_step(x, g, lr):\n    os._exit(1)\n"
+        "def momentum_step(x, v, g, lr, beta):\n    os._exit(2)\n"
+        "def nesterov_step(x, v, g, lr, beta):\n    os._exit(3)\n"
+    ))
+    tasks = ALL_TASKS[:4]
+    report = run_submission(load_submission(path), tasks, FAST)
+    assert statuses(report) == {"sgd": "crash", "mom": "crash", "mom-b": "crash", "nes": "crash"}
+    assert "status 3" in report.outcomes["nes"].message and report.spawns == 3
+    capped = Limits(function_timeout=1.0, load_timeout=2.0, max_spawns=2)
+    report = run_submission(load_submission(path), tasks, capped)
+    assert report.spawns == 2
+    assert report.outcomes["nes"].message == "not run: the grader gave up after 2 restarts of the child"
+
+
+def test_concurrent_runs_from_threads_do_not_interfere():
+    from concurrent.futures import ThreadPoolExecutor
+
+    sub = load_submission(HOSTILE / "correct.py")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(lambda _: run_submission(sub, ALL_TASKS, FAST), range(4)))
+    for report in reports:
+        _assert_all_correct(report)
+        assert all(o.seconds >= 0.0 for o in report.outcomes.values())
