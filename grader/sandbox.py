@@ -238,26 +238,42 @@ def _check_task(task: Task) -> None:
 
 @lru_cache(maxsize=1)
 def _child_sys_path() -> tuple[str, ...]:
-    """stdlib + site-packages directories for the child; never a directory holding our packages."""
+    """The child's sys.path: the stdlib and site-packages directories of this interpreter.
+
+    Never the current directory or a source checkout (where ``solvers/`` lives); the
+    directories that hold numpy and matplotlib are added explicitly in case they come
+    from elsewhere.  When ravine itself is pip-installed (not editable), its packages
+    sit in site-packages next to numpy: the child's meta-path blocker refuses them.
+    """
+    import importlib.util
+
     roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    candidates = [p for p in sys.path if p and os.path.isabs(p)]
     try:
-        candidates += site.getsitepackages()
+        site_dirs = [os.path.realpath(p) for p in site.getsitepackages()]
     except AttributeError:  # pragma: no cover - unusual site module
-        pass
-    user = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
+        site_dirs = []
+    user = getattr(site, "getusersitepackages", lambda: None)()
+    extra = [os.path.dirname(os.path.dirname(np.__file__))]
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.origin:
+        extra.append(os.path.dirname(os.path.dirname(spec.origin)))
+    extra = [os.path.realpath(p) for p in extra]
+    candidates = [p for p in sys.path if p and os.path.isabs(p)] + site_dirs + extra
     if user:
         candidates.append(user)
     out: list[str] = []
     for p in candidates:
         real = os.path.realpath(p)
-        if real in out or not os.path.exists(real):
+        if real in out or not os.path.isdir(real) and not os.path.isfile(real):
             continue
-        if not (any(real == r or real.startswith(r + os.sep) for r in roots) or real == user):
-            continue
-        if any(os.path.exists(os.path.join(real, pkg, "__init__.py")) for pkg in FORBIDDEN_PACKAGES):
-            continue
-        out.append(real)
+        allowed = (
+            any(real == r or real.startswith(r + os.sep) for r in roots)
+            or real in extra
+            or real == (os.path.realpath(user) if user else None)
+        )
+        checkout = real == str(_ROOT) and real not in site_dirs
+        if allowed and not checkout:
+            out.append(real)
     return tuple(out)
 
 

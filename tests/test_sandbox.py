@@ -789,3 +789,22 @@ def test_concurrent_runs_from_threads_do_not_interfere():
     for report in reports:
         _assert_all_correct(report)
         assert all(o.seconds >= 0.0 for o in report.outcomes.values())
+
+
+def test_removing_the_blocker_is_still_caught_after_the_function(tmp_path):
+    # A determined submission removes the meta-path blocker and imports the reference
+    # by path; the child's check of sys.modules after each task still reports it.
+    path = write(tmp_path, "sneaky.py", (
+        "import sys\n"
+        "def momentum_step(x, v, grad_fn, lr, beta):\n"
+        "    sys.meta_path[:] = [f for f in sys.meta_path if 'Blocker' not in repr(f)]\n"
+        f"    sys.path.append({str(ROOT)!r})\n"
+        "    rules = __import__('sol' + 'vers.rules', fromlist=['x'])\n"
+        "    v = beta * v + grad_fn(x)\n"
+        "    return x - lr * v, v\n"
+        "def effective_lr(lr, beta):\n"
+        "    return lr / (1 - beta)\n"
+    ))
+    report = run_submission(load_submission(path), [ALL_TASKS[1], ALL_TASKS[5]], FAST)
+    assert statuses(report) == {"mom": "forbidden", "eff": "ok"}
+    assert "solvers (during momentum_step)" in report.forbidden
