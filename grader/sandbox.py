@@ -613,10 +613,10 @@ class _Child:
                             data = os.read(channel, 1 << 16)
                         except BlockingIOError:
                             break
-                        if not data or self._feed(data):
+                        if not data:
                             break
-                    if self.phase == "done":
-                        return
+                        if self._feed(data):
+                            return  # done, or interference already recorded
                 else:
                     try:
                         proc.wait(timeout=0.5)
