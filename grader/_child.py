@@ -165,7 +165,12 @@ def _forbidden_loaded():
 
 
 def _encode_value(value, np):
-    """A returned value as JSON data: bool/int/float/str, else {"repr", "type"}."""
+    """A returned value as JSON data: bool/int/float/str, else {"repr", "type"}.
+
+    A 0-d numeric numpy array (np.array(0.02)) counts as its scalar.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf":
+        value = value.item()
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

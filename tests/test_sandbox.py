@@ -808,3 +808,39 @@ def test_removing_the_blocker_is_still_caught_after_the_function(tmp_path):
     report = run_submission(load_submission(path), [ALL_TASKS[1], ALL_TASKS[5]], FAST)
     assert statuses(report) == {"mom": "forbidden", "eff": "ok"}
     assert "solvers (during momentum_step)" in report.forbidden
+
+
+def test_returned_values_are_encoded_as_data(tmp_path):
+    path = write(tmp_path, "values.py", (
+        "import numpy as np\n"
+        "def a(): return np.array(0.25)\n"
+        "def b(): return np.int64(3)\n"
+        "def c(): return np.bool_(True)\n"
+        "def d(): return np.str_('minimum')\n"
+        "def e(): return 1 + 2j\n"
+        "def f(): return float('-inf')\n"
+        "def g(): return [1, 2]\n"
+    ))
+    tasks = [Task(n, n, "call", {"args": []}) for n in "abcdefg"]
+    o = run_submission(load_submission(path), tasks, FAST).outcomes
+    got = {k: (v.status, v.value) for k, v in o.items()}
+    assert got == {
+        "a": ("ok", 0.25), "b": ("ok", 3), "c": ("ok", True), "d": ("ok", "minimum"),
+        "e": ("ok", {"repr": "(1+2j)", "type": "complex"}), "f": ("non-finite", float("-inf")),
+        "g": ("ok", {"repr": "[1, 2]", "type": "list"}),
+    }
+    assert type(got["b"][1]) is int and type(got["c"][1]) is bool
+
+
+def test_sys_exit_in_a_function_is_an_exception_and_closing_the_channel_a_crash(tmp_path):
+    path = write(tmp_path, "exits.py", (
+        "import os, sys\n"
+        "def effective_lr(lr, beta):\n    sys.exit('bye')\n"
+        "def largest_stable_lr(H):\n    os.close(int(sys.argv[1]))\n    return 1.0\n"
+        "def classify_critical_point(H):\n    return 'minimum'\n"
+    ))
+    tasks = [ALL_TASKS[5], ALL_TASKS[4], ALL_TASKS[6]]
+    report = run_submission(load_submission(path), tasks, FAST)
+    assert statuses(report) == {"eff": "exception", "lsl": "crash", "cls": "ok"}
+    assert report.outcomes["eff"].message.startswith("effective_lr raised SystemExit: sys.exit('bye') was called")
+    assert report.outcomes["lsl"].message.startswith("the process running largest_stable_lr died")
