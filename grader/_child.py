@@ -358,6 +358,10 @@ def main(argv):
     objectives = _load_leaf("_ravine_objectives", plan["objectives_path"])
     signatures = dict(plan["signatures"])
     _set_limits(plan["limits"])
+    try:  # so that prints before a hang or a crash still reach the parent
+        sys.stdout.reconfigure(line_buffering=True)
+    except Exception:
+        pass
     CHANNEL.send({"type": "ready"})
 
     module = types.ModuleType("submission")
@@ -410,7 +414,11 @@ def main(argv):
     for task in plan["tasks"]:
         CHANNEL.send({"type": "start", "task": task["id"]})
         began = time.perf_counter()
-        fields = _run_task(task, ns, labels, np, rollout_mod, objectives, signatures)
+        try:
+            fields = _run_task(task, ns, labels, np, rollout_mod, objectives, signatures)
+        except MemoryError:  # e.g. encoding the result after the student hoarded memory
+            fields = {"kind": "exception", "exc_type": "MemoryError",
+                      "message": "MemoryError", "step": None}
         seconds = time.perf_counter() - began
         check_modules()
         fields.update({"type": "result", "task": task["id"], "seconds": seconds})

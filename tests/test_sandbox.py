@@ -844,3 +844,14 @@ def test_sys_exit_in_a_function_is_an_exception_and_closing_the_channel_a_crash(
     assert statuses(report) == {"eff": "exception", "lsl": "crash", "cls": "ok"}
     assert report.outcomes["eff"].message.startswith("effective_lr raised SystemExit: sys.exit('bye') was called")
     assert report.outcomes["lsl"].message.startswith("the process running largest_stable_lr died")
+
+
+def test_prints_before_a_hang_reach_the_report(tmp_path):
+    path = write(tmp_path, "hang.py", (
+        "def effective_lr(lr, beta):\n"
+        "    print('about to loop')\n"
+        "    while True:\n        pass\n"
+    ))
+    report = run_submission(load_submission(path), [ALL_TASKS[5]], Limits(function_timeout=0.5, load_timeout=2.0))
+    assert statuses(report) == {"eff": "timeout"}
+    assert report.stdout == "about to loop\n"
