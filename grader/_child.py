@@ -1,0 +1,441 @@
+"""The child process that runs student code.  A LEAF: stdlib and numpy only.
+
+Started by ``grader/sandbox.py`` as ``python -I -S -B _child.py CHANNEL_FD PLAN_PATH``.
+It never imports ravine's packages: the rollout loop and the objectives are
+loaded *by file path* under private module names, and a meta-path blocker
+refuses ``grader``, ``solvers`` and ``problems``.
+
+Everything it writes on the channel is *data* (positions, returned values,
+exception text), one JSON object per line; the parent validates every message
+and takes all decisions.  Protocol (child -> parent)::
+
+    {"type": "ready"}                                    interpreter and numpy are up
+    {"type": "load_message", "text": str}                a cell raised / was skipped
+    {"type": "forbidden", "module": str}                 a blocked import (sent at once)
+    {"type": "loaded", "defined": [str, ...]}            cells done; callable contract names
+    {"type": "start", "task": id}                        a task is about to run
+    {"type": "result", "task": id, "kind": ..., "seconds": float, ...}   its data (see _run_task)
+
+Position arrays travel as base64 of little-endian float64 bytes (row-major, the shape
+is the task's (steps+1, d) or (step, d)): data that cannot execute, and much faster
+than JSON numbers for d = 1000.
+    {"type": "done"}                                     all tasks reported
+"""
+
+import base64
+import importlib.util
+import json
+import linecache
+import math
+import os
+import resource
+import signal
+import sys
+import time
+import types
+
+_BLOCKED = ("grader", "solvers", "problems")
+# Bound now: a submission that monkeypatches math or numpy cannot change these checks.
+_isfinite = math.isfinite
+_MAX_TEXT = 4000
+
+
+class _Channel:
+    """Newline-delimited JSON on a pipe; json.dumps and os.write are bound early so a
+    submission that monkeypatches the json or os modules does not change what we send."""
+
+    def __init__(self, fd, dumps=json.dumps, write=os.write):
+        self._fd = fd
+        self._dumps = dumps
+        self._write = write
+
+    def send(self, message):
+        data = (self._dumps(message, allow_nan=False, separators=(",", ":")) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            written = self._write(self._fd, view)
+            view = view[written:]
+
+
+CHANNEL = None
+# Bound in main() before any student code runs: a submission that monkeypatches numpy
+# (np.isfinite = ...) changes the module attribute, not these references.
+SAFE = {}
+_OBJECTIVES = {}  # spec (as JSON) -> Objective, so d = 1000 objectives are built once
+
+
+class _Blocker:
+    """Meta-path finder refusing the grader's own packages; reports each attempt at once."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if fullname.split(".", 1)[0] in _BLOCKED:
+            try:
+                CHANNEL.send({"type": "forbidden", "module": str(fullname)[:200]})
+            except Exception:
+                pass
+            raise ImportError(
+                f"importing {fullname!r} is not allowed in a submission: it is the grader's own "
+                "package, and using it earns no credit"
+            )
+        return None
+
+    @staticmethod
+    def invalidate_caches():
+        return None
+
+
+class _IPythonStandIn:
+    """A harmless get_ipython(): every method is a no-op returning None."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: None
+
+    def __repr__(self):
+        return "<ravine get_ipython() stand-in>"
+
+
+_IPYTHON = _IPythonStandIn()
+
+
+def _get_ipython():
+    return _IPYTHON
+
+
+def _display(*objs, **kwargs):
+    return None
+
+
+def _clip(text, limit=_MAX_TEXT):
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 20] + " [... truncated]"
+
+
+def _safe_str(exc):
+    try:
+        return str(exc)
+    except Exception:
+        return "<unprintable message>"
+
+
+def _student_frames(tb, labels):
+    """(label, line, function, source line) of the traceback frames in the student's code."""
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename in labels:
+            line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+            frames.append((code.co_filename, tb.tb_lineno, code.co_name, line))
+        tb = tb.tb_next
+    return frames
+
+
+def _describe(exc, labels):
+    """Student-facing text: 'Type: message' plus a traceback of the student's frames only."""
+    head = f"{type(exc).__name__}: {_safe_str(exc)}"
+    if isinstance(exc, SystemExit):
+        head = f"SystemExit: sys.exit({exc.code!r}) was called"
+    frames = _student_frames(exc.__traceback__, labels)
+    lines = [head]
+    if frames:
+        lines.append("Traceback (your code only, most recent call last):")
+        for label, lineno, name, text in frames[-8:]:
+            where = f"  {label}, line {lineno}" + (f", in {name}" if name != "<module>" else "")
+            lines.append(where)
+            if text:
+                lines.append(f"    {text}")
+    return _clip("\n".join(lines)), frames
+
+
+def _load_leaf(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _forbidden_loaded():
+    return sorted(m for m in list(sys.modules) if m.split(".", 1)[0] in _BLOCKED)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _encode_value(value, np):
+    """A returned value as JSON data: bool/int/float/str, else {"repr", "type"}.
+
+    A 0-d numeric numpy array (np.array(0.02)) counts as its scalar.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf":
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+        if abs(number) < 10**300:
+            return number
+        return {"repr": _clip(repr(value), 200), "type": type(value).__name__}
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if _isfinite(number):
+            return number
+        return {"nonfinite": "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")}
+    if isinstance(value, (str, np.str_)):
+        return _clip(str(value), 1000)
+    try:
+        text = repr(value)
+    except Exception:
+        text = "<unrepresentable>"
+    return {"repr": _clip(text, 500), "type": _clip(type(value).__name__, 100)}
+
+
+def _b64(array):
+    data = SAFE["ascontiguousarray"](array, dtype="<f8").tobytes()
+    return base64.b64encode(data).decode("ascii")
+
+
+def _objective(objectives, spec):
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _OBJECTIVES:
+        _OBJECTIVES[key] = objectives.build(spec)
+    return _OBJECTIVES[key]
+
+
+def _convert_arg(arg, np, objectives):
+    if isinstance(arg, dict) and "matrix" in arg:
+        return np.array(arg["matrix"], dtype=np.float64)
+    if isinstance(arg, dict) and "objective" in arg:
+        return np.array(_objective(objectives, arg["objective"]).hessian(), dtype=np.float64)
+    return arg
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _signature_problem(fn, args, inspect_mod):
+    try:
+        sig = inspect_mod.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        sig.bind(*args)
+    except TypeError as exc:
+        return f"{exc} (your function's signature is {getattr(fn, '__name__', '?')}{sig})"
+    return None
+
+
+def _run_task(task, ns, labels, np, rollout_mod, objectives, signatures):
+    """Run one task; return the result message fields (data only)."""
+    import inspect
+
+    function = task["function"]
+    payload = task["payload"]
+    fn = ns.get(function)
+    if not callable(fn):
+        return {"kind": "missing"}
+    expected = signatures.get(function, function)
+
+    if task["kind"] == "call":
+        args = [_convert_arg(a, np, objectives) for a in payload["args"]]
+        problem = _signature_problem(fn, args, inspect)
+        if problem:
+            return {"kind": "contract", "message": f"expected {expected}: {problem}", "step": None}
+        try:
+            value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - foreign code: everything becomes data
+            text, _ = _describe(exc, labels)
+            return {"kind": "exception", "exc_type": type(exc).__name__, "message": text, "step": None}
+        return {"kind": "value", "value": _encode_value(value, np)}
+
+    # trajectory
+    obj = _objective(objectives, payload["objective"])
+    dtype = np.float32 if payload.get("dtype") == "float32" else np.float64
+    x0 = np.array(payload["x0"], dtype=np.float64)
+    lr = float(payload["lr"])
+    beta = float(payload.get("beta", 0.0))
+    steps = int(payload["steps"])
+    grad = obj.grad
+
+    def grad_fn(point):
+        p = np.asarray(point)
+        g = np.array(grad(np.asarray(p, dtype=np.float64)), dtype=np.float64)
+        return g.astype(np.float32) if dtype is np.float32 else g
+
+    if function == "sgd_step":
+        dummy = (x0.astype(dtype), grad_fn, lr)
+
+        def called(x, g, lr_):
+            return fn(x.astype(dtype), g, lr_)
+
+    else:
+        dummy = (x0.astype(dtype), np.zeros_like(x0, dtype=dtype), grad_fn, lr, beta)
+
+        def called(x, v, g, lr_, beta_):
+            return fn(x.astype(dtype), v.astype(dtype), g, lr_, beta_)
+
+    problem = _signature_problem(fn, dummy, inspect)
+    if problem:
+        return {"kind": "contract", "message": f"expected {expected}: {problem}", "step": 1}
+
+    rule = rollout_mod.student_rule(function, called, lr=lr, beta=beta)
+    record = []
+    counter = {"step": 0}
+
+    def init(x):
+        record.append(np.array(x, dtype=np.float64))
+        return rule.init(x)
+
+    def step(x, state, g):
+        counter["step"] += 1
+        x_new, state_new = rule.step(x, state, g)
+        record.append(np.array(x_new, dtype=np.float64))
+        return x_new, state_new
+
+    recording = rollout_mod.Rule(init, step)
+    try:
+        positions = rollout_mod.rollout(recording, x0, grad_fn, steps)
+    except rollout_mod.NonFiniteError as exc:
+        partial = SAFE["array"](record[: exc.step], dtype=np.float64).reshape(exc.step, x0.size)
+        return {"kind": "nonfinite", "step": int(exc.step), "partial": _b64(partial)}
+    except rollout_mod.ContractError as exc:
+        return {"kind": "contract", "message": _clip(_safe_str(exc)), "step": counter["step"]}
+    except BaseException as exc:  # noqa: BLE001
+        text, _ = _describe(exc, labels)
+        return {
+            "kind": "exception",
+            "exc_type": type(exc).__name__,
+            "message": text,
+            "step": counter["step"] or None,
+        }
+    positions = SAFE["array"](positions, dtype=np.float64)
+    finite = SAFE["isfinite"](positions).all(axis=1)  # rollout's own check may have been patched
+    if not finite.all():
+        t = int(SAFE["argmin"](finite))
+        return {"kind": "nonfinite", "step": t, "partial": _b64(positions[:t])}
+    return {"kind": "trajectory", "positions": _b64(positions)}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _set_limits(limits):
+    def lower(which, value):
+        soft, hard = resource.getrlimit(which)
+        value = int(value)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+    lower(resource.RLIMIT_CORE, 0)
+    lower(resource.RLIMIT_FSIZE, limits["file_size_bytes"])
+    lower(resource.RLIMIT_AS, limits["memory_bytes"])
+    # Writing past RLIMIT_FSIZE raises OSError(EFBIG) instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def main(argv):
+    global CHANNEL
+    channel_fd = int(argv[1])
+    plan_path = argv[2]
+    CHANNEL = _Channel(channel_fd)
+    with open(plan_path, encoding="utf-8") as fh:
+        plan = json.load(fh)
+    os.unlink(plan_path)
+    sys.path[:] = list(plan["sys_path"])
+    sys.meta_path.insert(0, _Blocker)
+
+    import numpy as np
+
+    SAFE.update(
+        array=np.array, ascontiguousarray=np.ascontiguousarray, isfinite=np.isfinite,
+        argmin=np.argmin,
+    )
+
+    rollout_mod = _load_leaf("_ravine_rollout", plan["rollout_path"])
+    objectives = _load_leaf("_ravine_objectives", plan["objectives_path"])
+    signatures = dict(plan["signatures"])
+    _set_limits(plan["limits"])
+    try:  # so that prints before a hang or a crash still reach the parent
+        sys.stdout.reconfigure(line_buffering=True)
+    except Exception:
+        pass
+    CHANNEL.send({"type": "ready"})
+
+    module = types.ModuleType("submission")
+    module.__dict__.update({"get_ipython": _get_ipython, "display": _display})
+    sys.modules["submission"] = module
+    ns = module.__dict__
+    labels = set()
+    reported = set()
+
+    def check_modules():
+        for name in _forbidden_loaded():
+            if name not in reported:
+                reported.add(name)
+                CHANNEL.send({"type": "forbidden", "module": name[:200]})
+
+    for cell in plan["cells"]:
+        label = cell["label"]
+        if cell["error"]:
+            CHANNEL.send({"type": "load_message", "text": _clip(cell["error"])})
+            continue
+        if not cell["source"].strip():
+            continue
+        labels.add(label)
+        lines = cell["source"].splitlines(keepends=True)
+        linecache.cache[label] = (len(cell["source"]), None, lines, label)
+        try:
+            code = compile(cell["source"], label, "exec", dont_inherit=True)
+            exec(code, ns)
+        except BaseException as exc:  # noqa: BLE001 - a cell that raises is reported, later cells run
+            text, frames = _describe(exc, labels)
+            head = text.splitlines()[0]
+            where = ""
+            if frames:
+                f_label, f_line, f_name, _ = frames[-1]
+                where = f" ({f_label}, line {f_line}" + (
+                    f", in {f_name})" if f_name != "<module>" else ")"
+                )
+            CHANNEL.send({"type": "load_message", "text": _clip(f"{label} raised {head}{where}")})
+        finally:
+            # student code may have replaced the streams; keep ours usable
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except Exception:
+                pass
+    check_modules()
+    defined = [name for name in plan["contract"] if callable(ns.get(name))]
+    CHANNEL.send({"type": "loaded", "defined": defined})
+
+    for task in plan["tasks"]:
+        CHANNEL.send({"type": "start", "task": task["id"]})
+        began = time.perf_counter()
+        try:
+            fields = _run_task(task, ns, labels, np, rollout_mod, objectives, signatures)
+        except MemoryError:  # e.g. encoding the result after the student hoarded memory
+            fields = {"kind": "exception", "exc_type": "MemoryError",
+                      "message": "MemoryError", "step": None}
+        seconds = time.perf_counter() - began
+        check_modules()
+        fields.update({"type": "result", "task": task["id"], "seconds": seconds})
+        CHANNEL.send(fields)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    try:
+        sys.__stdout__.flush()
+        sys.__stderr__.flush()
+    except Exception:
+        pass
+    CHANNEL.send({"type": "done"})
+    os._exit(0)  # skip the student's atexit handlers; the parent kills the process group
+
+
+if __name__ == "__main__":
+    main(sys.argv)
