@@ -33,18 +33,32 @@ def plot_trajectories(panels: Sequence[dict[str, Any]], path: Path) -> Path:
         got = None if panel.get("got") is None else np.asarray(panel["got"], dtype=float)
         obj = build(panel["objective"])
         if exp.shape[1] == 2:
-            pts = exp if got is None else np.vstack([exp, got[np.all(np.isfinite(got), axis=1)]])
-            lo, hi = pts.min(axis=0), pts.max(axis=0)
-            pad = 0.15 * np.maximum(hi - lo, 1e-3)
+            # Frame the reference run; a diverging student path may leave the frame (clipped).
+            lo, hi = exp.min(axis=0), exp.max(axis=0)
+            pad = 0.25 * np.maximum(hi - lo, 1e-3)
+            if got is not None:
+                fin = got[np.all(np.isfinite(got), axis=1)]
+                if fin.size:
+                    lo = np.maximum(np.minimum(lo, fin.min(axis=0)), lo - 3 * (hi - lo + pad))
+                    hi = np.minimum(np.maximum(hi, fin.max(axis=0)), hi + 3 * (hi - lo + pad))
             xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 120)
             ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 120)
             X, Y = np.meshgrid(xs, ys)
-            Z = np.vectorize(lambda a, b: obj.f(np.array([a, b])))(X, Y)
-            Zs = np.log1p(Z - Z.min())
+            def f(a: float, b: float) -> float:
+                try:
+                    return obj.f(np.array([a, b]))
+                except (OverflowError, FloatingPointError):
+                    return float("nan")
+
+            with np.errstate(all="ignore"):
+                Z = np.vectorize(f)(X, Y)
+                Zs = np.log1p(Z - np.nanmin(Z))
             ax.contour(X, Y, Zs, levels=20, cmap="Greys", linewidths=0.6)
             ax.plot(exp[:, 0], exp[:, 1], "o-", color="#2166ac", ms=3, lw=1.2, label="reference")
             if got is not None:
                 ax.plot(got[:, 0], got[:, 1], "x--", color="#d6604d", ms=4, lw=1.2, label="yours")
+            ax.set_xlim(xs[0], xs[-1])
+            ax.set_ylim(ys[0], ys[-1])
             ax.set_xlabel("x")
             ax.set_ylabel("y")
         else:

@@ -44,9 +44,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"ravine grade: cannot create output directory {out}: {exc.strerror}", file=sys.stderr)
         return 2
-    paths, rejected = collect_submissions(args.submissions)
-    for p, reason in rejected:
+    paths, bad = collect_submissions(args.submissions)
+    for p, reason in bad:
         print(f"ravine grade: {p}: {reason}", file=sys.stderr)
+    # A bad *file* is a student's submission: it gets a row of zeros with the reason.
+    # An empty directory is only warned about.
+    rejected = [(p, reason) for p, reason in bad if not p.is_dir()]
     if not paths and not rejected:
         print("ravine grade: no .py or .ipynb submissions found in "
               + ", ".join(args.submissions), file=sys.stderr)
