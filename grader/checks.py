@@ -97,6 +97,9 @@ class Check:
     def score(self, outcome: Outcome) -> TestResult:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Compute reference values now (once per batch, before worker threads start)."""
+
     # -- shared pieces -------------------------------------------------------------
     def _result(self, *, score: float, status: str, lines: list[str], diagnoses: list[str]) -> TestResult:
         spec = self.spec
@@ -151,6 +154,9 @@ class _TrajectoryCheck(Check):
                 raise RuntimeError(f"check {self.spec.name!r}: the reference trajectory is not finite")
             self._expected = traj
         return self._expected
+
+    def prepare(self) -> None:
+        self.expected()
 
     def mutant(self, variant: str) -> np.ndarray | None:
         if variant not in self._mutants:

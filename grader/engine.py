@@ -108,8 +108,7 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     out_dir.mkdir(parents=True, exist_ok=True)
     checks = build_checks(seed=seed)
     for c in checks:  # reference runs once per batch, before any thread starts
-        if hasattr(c, "expected"):
-            c.expected()  # type: ignore[attr-defined]
+        c.prepare()
     rejected = list(rejected)
     all_paths = list(paths) + [p for p, _ in rejected]
     names = unique_names(all_paths)
