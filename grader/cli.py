@@ -16,6 +16,7 @@ from typing import Sequence
 COMMANDS: dict[str, str] = {
     "check": "grader.commands.check",
     "grade": "grader.commands.grade",
+    "verify": "grader.commands.verify",
 }
 
 
