@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         problem_id = args.problem or derivation.problem
         if problem_id:
             from problems import registry
+            from problems.variants import render
 
             try:
                 part = registry.part(problem_id)
@@ -50,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
                 raise DerivationError(str(exc.args[0]) if exc.args else str(exc)) from None
             if part.kind != "derivation":
                 raise DerivationError(f"{problem_id} is a {part.kind} part, not a derivation")
-            table = part.table
-            target = derivation.target or part.reference
+            from grader.formula import SymbolTable
+
+            table = SymbolTable.from_dict(part.table_data())
+            target = derivation.target or render(part.reference, registry.default_params(part))
             if derivation.given is None and part.given:
                 derivation.given = part.given
         timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT

@@ -1,0 +1,165 @@
+"""The shape of an exercise: frozen, declarative specs (no behaviour beyond small helpers).
+
+A :class:`Problem` has an id, a title, a Markdown+LaTeX statement, optional
+per-student parameters and a tuple of :class:`Part`.  Each part has an answer
+kind:
+
+* ``implementation``: a student function (``function``), graded by the
+  grader's implementation checks; only declared here.
+* ``symbolic``: a formula (or a condition, or an equation) in the part's
+  symbols; ``reference`` is its formula text.
+* ``numeric``: a number; ``reference`` is a formula in the problem's
+  parameters, the answer may be any numeric formula (``2/120``) and is
+  accepted within ``rtol``/``atol``.
+* ``choice``: multiple choice; ``reference`` is the key of the right choice.
+* ``text``: free text, graded by the instructor; ``reference`` is the model
+  answer shown after grading.
+* ``derivation``: a list of steps (see ``grader.derivcheck``); ``reference``
+  is the target, ``given`` the starting point.
+
+Statements, prompts and references may hold ``{{name}}`` placeholders for the
+problem's parameters (drawn per student, see :mod:`problems.variants`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+__all__ = ["Kind", "Sym", "Mistake", "Choice", "Param", "Part", "Problem", "KINDS"]
+
+Kind = Literal["implementation", "symbolic", "numeric", "choice", "text", "derivation"]
+KINDS = ("implementation", "symbolic", "numeric", "choice", "text", "derivation")
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A symbol a part's answers may use (plain data; the grader builds its symbol table).
+
+    ``kind``: ``positive``, ``nonnegative``, ``real`` or ``integer`` (positive
+    integer); ``lo``/``hi``: the range numeric checks sample (exact decimal strings).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    kind: str = "positive"
+    lo: str = "0.1"
+    hi: str = "5"
+    latex: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("positive", "nonnegative", "real", "integer"):
+            raise ValueError(f"symbol {self.name}: unknown kind {self.kind!r}")
+        if not Fraction(self.lo) < Fraction(self.hi):
+            raise ValueError(f"symbol {self.name}: empty range")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """An anticipated wrong answer, recognised in any equivalent form."""
+
+    id: str
+    answer: str  # formula text (symbolic/numeric) or a choice key
+    feedback: str
+    credit: float = 0.0  # fraction of the part's points
+
+
+@dataclass(frozen=True)
+class Choice:
+    key: str
+    text: str
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class Param:
+    """Parameters drawn together: ``names`` and a tuple of value tuples (exact decimal strings)."""
+
+    names: tuple[str, ...]
+    choices: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        for c in self.choices:
+            if len(c) != len(self.names):
+                raise ValueError(f"param {self.names}: choice {c} has the wrong length")
+            for v in c:
+                Fraction(v)  # raises on a non-number
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str  # "P1.a": problem id, a dot, the part's letter or name
+    kind: Kind
+    points: float
+    prompt: str
+    reference: str = ""
+    symbols: tuple[Sym, ...] = ()
+    constraints: tuple[str, ...] = ()
+    designated: str | None = None
+    mistakes: tuple[Mistake, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    function: str = ""  # implementation parts: the student function's name
+    rtol: float = 2e-3
+    atol: float = 0.0
+    given: str = ""  # derivation parts: the starting equation
+    explanation: str = ""  # shown with the feedback after grading
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: unknown kind {self.kind!r}")
+        if self.points < 0:
+            raise ValueError(f"{self.id}: negative points")
+        if self.kind == "implementation" and not self.function:
+            raise ValueError(f"{self.id}: an implementation part names its function")
+        if self.kind == "choice":
+            keys = [c.key for c in self.choices]
+            if self.reference not in keys or len(set(keys)) != len(keys):
+                raise ValueError(f"{self.id}: reference {self.reference!r} must be one of {keys}")
+        for m in self.mistakes:
+            if not 0 <= m.credit < 1:
+                raise ValueError(f"{self.id}: mistake {m.id} credit must be in [0, 1)")
+
+    def table_data(self) -> dict[str, object]:
+        """The symbol table as plain data (``grader.formula.SymbolTable.from_dict`` reads it)."""
+        return {
+            "symbols": [{"name": s.name, "aliases": list(s.aliases), "kind": s.kind,
+                         "lo": s.lo, "hi": s.hi, "latex": s.latex} for s in self.symbols],
+            "constraints": list(self.constraints),
+            "designated": self.designated,
+            "open": False,
+        }
+
+    @property
+    def problem_id(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def graded_by_answers(self) -> bool:
+        """True for parts graded from answer cells (everything but implementations)."""
+        return self.kind != "implementation"
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    title: str
+    statement: str
+    parts: tuple[Part, ...]
+    params: tuple[Param, ...] = ()
+
+    def __post_init__(self) -> None:
+        ids = [p.id for p in self.parts]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.id}: duplicate part ids")
+        for p in self.parts:
+            if p.problem_id != self.id:
+                raise ValueError(f"part {p.id} does not belong to problem {self.id}")
+
+    @property
+    def points(self) -> float:
+        return sum(p.points for p in self.parts)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(n for p in self.params for n in p.names)
