@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "check": "grader.commands.check",
     "grade": "grader.commands.grade",
     "verify": "grader.commands.verify",
+    "assign": "grader.commands.assign",
 }
 
 

@@ -142,3 +142,31 @@ def test_verify_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(out)
     assert code == 1 and data["ok"] is False
     assert data["steps"][0]["status"] == "fails" and data["steps"][0]["verdict"]["counterexample"]
+
+
+def test_verify_against_a_problem_part(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "tv.txt"
+    f.write_text("v - beta*v = g\nv = g/(1 - beta)\n")  # target and given come from TV.c
+    code, out, _ = run_verify(capsys, "--problem", "TV.c", str(f))
+    assert code == 0 and "the derivation checks" in out
+    f.write_text("v = g/(1 + beta)\n")
+    code, out, _ = run_verify(capsys, "--problem", "TV.c", str(f))
+    assert code == 1 and "does not follow from the given" in out
+    code, _, err = run_verify(capsys, "--problem", "TV.z", str(f))
+    assert code == 2 and "no problem part 'TV.z'" in err
+    code, _, err = run_verify(capsys, "--problem", "TV.a", str(f))
+    assert code == 2 and "not a derivation" in err
+
+
+def test_commands_are_registered_and_light() -> None:
+    import subprocess
+    import sys
+
+    from grader.cli import COMMANDS
+
+    assert COMMANDS["verify"] == "grader.commands.verify"
+    assert COMMANDS["assign"] == "grader.commands.assign"
+    code = ("import sys, grader.commands.verify as v, grader.commands.assign as a; "
+            "print(bool(v.HELP and a.HELP), 'sympy' in sys.modules, 'nbformat' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"]

@@ -139,22 +139,40 @@ def test_sampling_respects_domain() -> None:
         assert p["n"].denominator == 1 and 1 <= p["n"] <= 12
 
 
-def test_symbolic_timeout_falls_back_to_numeric() -> None:
-    # simplify needs ~10 ms here; with a 0.1 ms budget the worker is killed and numeric decides
-    v = compare("g*(1-beta^3)/(1-beta)", "g*(1+beta+beta^2)", T, timeout=1e-4)
+SLOW = "(lr+beta+g+lambda_max+lambda_min+1)^20"  # SymPy needs more than 15 s for SLOW - SLOW2
+SLOW2 = SLOW.replace("+1)", "+2)")
+
+
+def test_symbolic_timeout_falls_back_to_numeric(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every symbolic request of this compare() is replaced by one that really hangs in SymPy;
+    # compare's timeout reaches the worker, which is killed, and the numeric verdict stands
+    real = SymbolicWorker()
+    seen: list[float] = []
+
+    class Hanging:
+        def request(self, req: dict, timeout: float):  # type: ignore[no-untyped-def]
+            seen.append(timeout)
+            return real.request({**req, "a": SLOW, "b": SLOW2}, timeout)
+
+    real.request({"op": "expr", "a": "1", "b": "1", "table": T.to_dict()}, 30)  # started
+    monkeypatch.setattr(equivalence, "_worker", lambda: Hanging())
+    t0 = time.perf_counter()
+    v = compare("g*(1-beta^3)/(1-beta)", "g*(1+beta+beta^2)", T, timeout=0.5)
+    assert time.perf_counter() - t0 < 5
+    assert seen == [0.5] and real.proc is None  # killed
     assert (v.status, v.method) == ("equal", "numeric")
     assert "timed out" in v.evidence
-    # the worker comes back for the next request
+    monkeypatch.undo()
+    # the shared worker answers symbolically as before
     assert compare("2/L", "2/lambda_max", T).method == "symbolic"
 
 
 def test_hanging_simplify_is_killed() -> None:
     w = SymbolicWorker()
     assert w.request({"op": "expr", "a": "1", "b": "1", "table": T.to_dict()}, 30) is not None
-    p = "(lr+beta+g+lambda_max+lambda_min+1)^20"
-    slow = {"op": "expr", "a": p, "b": p.replace("+1)", "+2)"), "table": T.to_dict()}
+    slow = {"op": "expr", "a": SLOW, "b": SLOW2, "table": T.to_dict()}
     t0 = time.perf_counter()
-    assert w.request(slow, 0.5) is None  # SymPy needs more than 15 s for this one
+    assert w.request(slow, 0.5) is None
     assert time.perf_counter() - t0 < 5
     assert w.proc is None  # killed
     w.kill()
