@@ -237,11 +237,17 @@ def _grade_symbolic(part: Any, text: str, params: Mapping[str, Fraction], explan
 
     pid = part.problem_id
     table = SymbolTable.from_dict(part.table_data())
+    reference = parse(render(part.reference, params), table)
+    text = text.replace("\n", " ")
+    if reference.kind == "expr":
+        # "v_inf = g/(1-beta)" answers an expression part: the name on the left is a label
+        m = _LABEL.match(text)
+        if m and not _parses(text, table):
+            text = m.group(1)
     try:
-        student = parse(text.replace("\n", " "), table)
+        student = parse(text, table)
     except FormulaError as exc:
         return _result(part, pid, 0.0, "error", f"Could not read your answer:\n{exc}")
-    reference = parse(render(part.reference, params), table)
     v = compare(student, reference, table, timeout=timeout)
     if v.status == "equal":
         return _result(part, pid, part.points, "passed",
@@ -257,6 +263,16 @@ def _grade_symbolic(part: Any, text: str, params: Mapping[str, Fraction], explan
                        f"({v.evidence}); the instructor will check it.")
     return _result(part, pid, 0.0, "failed",
                    f"Not the expected answer: {v.evidence}.{explanation}")
+
+
+_LABEL = re.compile(r"^\s*[A-Za-z\\][A-Za-z0-9_{}\\]*\s*=(?![=<>])(.+)$", re.S)
+
+
+def _parses(text: str, table: SymbolTable) -> bool:
+    try:
+        return parse(text, table).kind == "expr"
+    except FormulaError:
+        return False
 
 
 def _method(v: Verdict) -> str:

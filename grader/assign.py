@@ -28,7 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["Student", "RosterError", "read_roster", "build_notebook", "write_notebook",
+__all__ = ["Student", "RosterError", "read_roster", "read_secret", "assign", "build_notebook", "write_notebook",
            "STUBS", "ASSIGNMENT"]
 
 ASSIGNMENT = "sgd-momentum-nesterov"
@@ -82,6 +82,22 @@ def read_roster(text: str, *, source: str = "roster") -> list[Student]:
     if not students:
         raise RosterError(f"{source}: the roster has a header but no students")
     return students
+
+
+def read_secret(path: str | Path) -> bytes:
+    """The course secret from a file (surrounding whitespace stripped); ValueError when unusable."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such secret file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, expected the secret file") from None
+    secret = data.strip()
+    if not secret:
+        raise ValueError(f"{path}: the secret file is empty")
+    if len(secret) < 16:
+        raise ValueError(f"{path}: the secret is too short ({len(secret)} bytes; use at least 16)")
+    return secret
 
 
 STUBS: dict[str, str] = {

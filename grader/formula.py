@@ -299,7 +299,7 @@ class Tok:
     space_before: bool = False
 
 
-_NUM_RE = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NUM_RE = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
 _OPS = ["**", "<=", ">=", "==", "=<", "=>", "!=", "<", ">", "=", "+", "-", "*", "/", "^", "(", ")",
         "[", "]", "{", "}", ",", "|", "_"]
@@ -366,7 +366,7 @@ def _tokenize(text: str) -> list[Tok]:
             else:
                 raise FormulaError(f"unknown LaTeX command \\{cmd}", text, start)
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        if c in "0123456789" or (c == "." and i + 1 < n and text[i + 1] in "0123456789"):
             m = _NUM_RE.match(text, i)
             assert m
             add("num", m.group(0), i)

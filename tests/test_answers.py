@@ -90,6 +90,8 @@ REWRITINGS = [
     ("EM.a", "(1-beta)^-1"), ("EM.b", "10"), ("PM.a", "(1/2)^n"), ("PM.a", "0.5^n"),
     ("PM.a", "1/2^n"), ("PM.b", "1 - 2/2^n"), ("PM.c", "1/1024"), ("PM.c", "2^-10"),
     ("LS.a", "lr k"), ("LS.b", "0.4"), ("RQ.a", "(b)"), ("RQ.a", "B"), ("DT.c", "c)"),
+    ("TV.a", r"v_\infty = \frac{g}{1-\beta}"), ("TV.a", "v_inf = g/(1-beta)"),
+    ("P1.a", "lr_max = 2/lambda_max"),
     ("TV.c", "v*(1 - beta) = g\nv = g/(1-beta)"),
     ("TV.c", r"v - \beta v = g" + "\n" + r"v = \frac{g}{1-\beta}"),
 ]

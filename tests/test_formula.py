@@ -227,3 +227,44 @@ def test_importing_formula_does_not_import_sympy() -> None:
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- fuzzing
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ALPHABET = st.sampled_from(list("0123456789.+-*/^()[]{}|_=<>,\\ $xgβλ") +
+                            ["lr", "beta", "lambda_max", r"\frac", r"\sqrt", r"\left(", r"\right)",
+                             "sqrt", "exp", "log", "min", "max", "**", "<=", r"\le", r"\beta",
+                             r"\lambda_{\max}", "e", "9", "99"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_ALPHABET, max_size=40).map("".join))
+def test_fuzz_parse_only_raises_formula_error(text: str) -> None:
+    try:
+        f = parse(text, TABLE)
+    except FormulaError as exc:
+        assert exc.message
+        return
+    # whatever parses re-parses from its plain rendering to a formula with the same values
+    again = parse(f.plain(), TABLE)
+    assert again.kind == f.kind
+    env = {"lr": Fraction(1, 10), "beta": Fraction(1, 2), "lambda_max": Fraction(3),
+           "x": Fraction(2), "g": Fraction(-1)}
+    if f.kind == "expr":
+        try:
+            want = evaluate(f.node, env)
+        except Undefined:
+            return
+        got = evaluate(again.node, env)
+        assert got == want or abs(float(got) - float(want)) <= 1e-9 * abs(float(want))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120))
+def test_fuzz_arbitrary_unicode(text: str) -> None:
+    try:
+        parse(text, TABLE)
+    except FormulaError:
+        pass

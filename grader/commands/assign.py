@@ -19,23 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "never appears in any notebook")
 
 
-def _read_secret(path: str) -> bytes:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such secret file") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected the secret file") from None
-    secret = data.strip()
-    if not secret:
-        raise ValueError(f"{path}: the secret file is empty")
-    if len(secret) < 16:
-        raise ValueError(f"{path}: the secret is too short ({len(secret)} bytes; use at least 16)")
-    return secret
-
-
 def run(args: argparse.Namespace) -> int:
-    from grader.assign import RosterError, assign, read_roster
+    from grader.assign import RosterError, assign, read_roster, read_secret
 
     out = Path(args.out)
     try:
@@ -56,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.secret_file:
                 raise RosterError("--roster needs --secret-file (the course secret that derives "
                                   "each student's numbers)")
-            secret = _read_secret(args.secret_file)
+            secret = read_secret(args.secret_file)
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: exists and is not a directory")
         paths = assign(out, students, secret)
