@@ -296,6 +296,10 @@ def _grade_derivation(part: Any, text: str, params: Mapping[str, Fraction],
         result = check_derivation(d, table, target=render(part.reference, params), timeout=timeout)
     except DerivationError as exc:
         return _result(part, pid, 0.0, "error", f"Could not read your derivation:\n{exc}")
+    if result.ok and len(result.steps) < part.min_steps:
+        return _result(part, pid, 0.0, "failed",
+                       f"The result is right, but show your work: at least {part.min_steps} "
+                       f"steps (you gave {len(result.steps)}).")
     if result.ok:
         return _result(part, pid, part.points, "passed",
                        f"Correct: all {len(result.steps)} steps follow and the last is the result.")

@@ -104,7 +104,8 @@ class DerivationResult:
         for s in self.steps:
             mark = {"ok": "ok  ", "fails": "FAIL", "undecided": "??  "}[s.status]
             how = f" [{s.verdict.method}]" if s.verdict else ""
-            lines.append(f"{mark} step {s.index}: {s.step.text}{how}")
+            why = f"   -- {s.step.reason}" if s.step.reason else ""
+            lines.append(f"{mark} step {s.index}: {s.step.text}{why}{how}")
             if s.status != "ok" and s.verdict:
                 lines.append(f"       {s.verdict.evidence}")
         if self.target_verdict is not None:

@@ -270,7 +270,7 @@ $v \leftarrow \beta v + g$ approaches a terminal value $v_\infty$.""",
              r"Derive $v_\infty$: one equation per line, starting from the fixed point "
              r"$v = \beta v + g$ and ending with `v = ...`. You may add a reason after ` -- `.",
              "v = g/(1-beta)", (TV_V, G, BETA), BETA_LT_1, designated="v",
-             given="v = beta*v + g"),
+             given="v = beta*v + g", min_steps=2),
     ),
 )
 

@@ -103,6 +103,7 @@ class Part:
     rtol: float = 2e-3
     atol: float = 0.0
     given: str = ""  # derivation parts: the starting equation
+    min_steps: int = 1  # derivation parts: fewer steps get no credit (show the work)
     explanation: str = ""  # shown with the feedback after grading
 
     def __post_init__(self) -> None:

@@ -141,6 +141,12 @@ def test_wrong_derivation_names_the_step() -> None:
     assert r.score == 0 and "FAIL step 1" in r.output
 
 
+def test_derivation_needs_the_work_shown() -> None:
+    (r,) = [x for x in grade_answers({"TV.c": "v = g/(1-beta)"}, student_id=None, secret=None,
+                                     problems=["TV"]) if x.part == "TV.c"]
+    assert r.score == 0 and "at least 2 steps (you gave 1)" in r.output
+
+
 def test_choice_answers() -> None:
     res = by_part(grade_answers({"RQ.a": "a", "DT.a": "zz"}, student_id=None, secret=None,
                                 problems=["RQ", "DT"]))
