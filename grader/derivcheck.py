@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -183,9 +184,13 @@ def _where(step: Step, index: int) -> str:
     return f"line {step.line}" if step.line else f"step {index}"
 
 
+MAX_STEPS = 60
+BUDGET = 30.0  # seconds for a whole derivation; later steps are reported as not verified
+
+
 def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *,
                      target: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                     symbolic: bool = True) -> DerivationResult:
+                     symbolic: bool = True, budget: float = BUDGET) -> DerivationResult:
     """Check every step; raise :class:`DerivationError` (with positions) when a formula does not parse.
 
     ``table`` defaults to an open table (any name, real); ``assume:`` lines add
@@ -193,6 +198,9 @@ def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *
     """
     if not derivation.steps:
         raise DerivationError("the derivation has no steps")
+    if len(derivation.steps) > MAX_STEPS:
+        raise DerivationError(f"too many steps ({len(derivation.steps)}; at most {MAX_STEPS})")
+    deadline = time.monotonic() + budget
     target_text = target if target is not None else derivation.target
     base = table if table is not None else SymbolTable(open=True)
     # names and designated variable: the target's left side when it is a single name
@@ -235,7 +243,9 @@ def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *
             results.append(StepResult(i, st, "ok", None))
             previous = f
             continue
-        if chain_kind == "expr":
+        if time.monotonic() > deadline:
+            v = Verdict("undecided", "none", f"time limit ({budget:g} s) reached before this step")
+        elif chain_kind == "expr":
             v = compare(f, previous, table, timeout=timeout, symbolic=symbolic, seed=i)
         else:
             v = implies(previous, f, table, seed=i)

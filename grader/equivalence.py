@@ -25,6 +25,7 @@ Method, in the order it is tried:
 from __future__ import annotations
 
 import atexit
+import itertools
 import math
 import json
 import os
@@ -37,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from grader.formula import Formula, FormulaError, Node, Number, SymbolTable, Undefined, evaluate, parse
 
@@ -55,6 +56,7 @@ DEFAULT_TIMEOUT = 4.0  # seconds for one symbolic request (SymPy import not incl
 REL_TOL = 1e-9  # floats closer than this (relative) are equal: float64 round-off of short formulas
 CLEAR_TOL = 1e-6  # floats further apart than this are different beyond doubt
 N_POINTS = 40
+NUMERIC_BUDGET = 2.0  # seconds for the boundary search of one comparison (random points come first)
 
 Status = Literal["equal", "different", "undecided"]
 
@@ -179,8 +181,10 @@ def _diff(atom: Node, env: dict[str, Number]) -> Number:
     return evaluate(atom.args[0], env) - evaluate(atom.args[1], env)
 
 
-def _roots(atom: Node, var: str, env: dict[str, Number], table: SymbolTable) -> list[Number]:
-    """Values of ``var`` where lhs == rhs, other symbols fixed: exact if linear, else bisection."""
+def _roots(atom: Node, var: str, env: dict[str, Number], table: SymbolTable,
+           deadline: float) -> list[Number]:
+    """Values of ``var`` where lhs == rhs, other symbols fixed: exact if linear, else bisection
+    (in floating point, at most 3 roots, stopping at ``deadline``)."""
     spec = table.spec(var)
     lo, hi = spec.lo, spec.hi
     # exact linear test on three points
@@ -197,26 +201,32 @@ def _roots(atom: Node, var: str, env: dict[str, Number], table: SymbolTable) -> 
                     return [root]
     except (Undefined, ZeroDivisionError):
         pass
+    if spec.kind == "integer":
+        return []
+    fenv: dict[str, Number] = {k: float(v) for k, v in env.items()}
+
+    def f(u: float) -> float | None:
+        try:
+            return float(_diff(atom, {**fenv, var: u}))
+        except (Undefined, OverflowError, ZeroDivisionError):
+            return None
+
     # bisection on a grid of the sampling range (and a wider one: boundaries may lie outside)
     roots: list[Number] = []
     for a0, b0 in ((float(lo), float(hi)), (float(lo) / 10, float(hi) * 10)):
         grid = [a0 + (b0 - a0) * i / 60 for i in range(61)]
-        vals: list[float | None] = []
-        for u in grid:
-            try:
-                vals.append(float(_diff(atom, {**env, var: Fraction(u)})))
-            except (Undefined, OverflowError):
-                vals.append(None)
+        vals = [f(u) for u in grid]
         for i in range(60):
+            if len(roots) >= 3 or time.monotonic() > deadline:
+                return roots
             fa, fb = vals[i], vals[i + 1]
             if fa is None or fb is None or (fa > 0) == (fb > 0) or fa == 0:
                 continue
             a, b = grid[i], grid[i + 1]
-            for _ in range(60):
+            for _ in range(45):
                 m = (a + b) / 2
-                try:
-                    fm = float(_diff(atom, {**env, var: Fraction(m)}))
-                except (Undefined, OverflowError):
+                fm = f(m)
+                if fm is None:
                     break
                 if (fm > 0) == (fa > 0):
                     a, fa = m, fm
@@ -225,13 +235,13 @@ def _roots(atom: Node, var: str, env: dict[str, Number], table: SymbolTable) -> 
             roots.append((a + b) / 2)
         if roots:
             break
-    return roots[:3]
+    return roots
 
 
 def _boundary_points(conds: list[Node], table: SymbolTable, names: list[str], seed: int,
-                     n: int) -> list[dict[str, Number]]:
-    """Points on the boundaries (lhs == rhs) of every relation in ``conds``, and just beside them."""
-    out: list[dict[str, Number]] = []
+                     n: int, deadline: float) -> Iterator[dict[str, Number]]:
+    """Points on the boundaries (lhs == rhs) of every relation in ``conds``, and just beside
+    them; generated lazily until ``deadline``."""
     base = sample_points(table, names, n=n, seed=seed + 1)
     cons = _constraints(table)
     order = [table.designated] if table.designated in names else []
@@ -239,13 +249,14 @@ def _boundary_points(conds: list[Node], table: SymbolTable, names: list[str], se
         variables = order + [v for v in sorted(atom.symbols()) if v not in order]
         for env in base:
             for var in variables[:2]:
-                for r in _roots(atom, var, env, table):
+                if time.monotonic() > deadline:
+                    return
+                for r in _roots(atom, var, env, table, deadline):
                     for p in (r, r * (1 + Fraction(1, 1000)) if isinstance(r, Fraction) else r * 1.001,
                               r * (1 - Fraction(1, 1000)) if isinstance(r, Fraction) else r * 0.999):
                         cand = {**env, var: p}
                         if _in_domain(table, cand, cons):
-                            out.append(cand)
-    return out
+                            yield cand
 
 
 # ----------------------------------------------------------------------------- worker
@@ -452,8 +463,9 @@ def implies(a: Formula | str, b: Formula | str, table: SymbolTable, *, seed: int
     if fa.kind == "expr" or fb.kind == "expr":
         raise ValueError("implies() needs equations or conditions")
     names = sorted(fa.symbols | fb.symbols)
-    pts = sample_points(table, names, n=n * 2, seed=seed)
-    pts += _boundary_points([fa.node, fb.node], table, names, seed, n)
+    deadline = time.monotonic() + NUMERIC_BUDGET
+    pts = itertools.chain(sample_points(table, names, n=n * 2, seed=seed),
+                          _boundary_points([fa.node, fb.node], table, names, seed, n, deadline))
     checked = 0
     for env in pts:
         if holds(fa.node, env) is not True:
@@ -475,8 +487,10 @@ def implies(a: Formula | str, b: Formula | str, table: SymbolTable, *, seed: int
 def _compare_cond(s: Formula, r: Formula, table: SymbolTable, *, symbolic: bool, timeout: float,
                   seed: int, n: int) -> Verdict:
     names = sorted(s.symbols | r.symbols)
-    pts = sample_points(table, names, n=n, seed=seed)
-    pts += _boundary_points([s.node, r.node], table, names, seed, max(4, n // 4))
+    deadline = time.monotonic() + NUMERIC_BUDGET
+    pts = itertools.chain(sample_points(table, names, n=n, seed=seed),
+                          _boundary_points([s.node, r.node], table, names, seed, max(4, n // 4),
+                                           deadline))
     agree, true_seen, false_seen = 0, 0, 0
     for env in pts:
         hs, hr = holds(s.node, env), holds(r.node, env)

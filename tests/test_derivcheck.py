@@ -170,3 +170,12 @@ def test_commands_are_registered_and_light() -> None:
             "print(bool(v.HELP and a.HELP), 'sympy' in sys.modules, 'nbformat' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False", "False"]
+
+
+def test_derivation_budget_and_size_limits() -> None:
+    text = "target: v = g/(1-beta)\nassume: 0<beta<1\n" + "v = beta*v + g\n" * 5
+    r = check_derivation(parse_derivation(text), budget=0.0)
+    assert not r.ok and r.first_failure is not None and r.first_failure.index == 2
+    assert "time limit" in r.first_failure.verdict.evidence
+    with pytest.raises(DerivationError, match="too many steps"):
+        check("v = 1\n" * 61)

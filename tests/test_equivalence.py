@@ -201,3 +201,37 @@ def test_no_symbolic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAVINE_NO_SYMBOLIC", "1")
     v = equivalence.compare("2/L", "2/lambda_max", T)
     assert (v.status, v.method) == ("equal", "numeric")
+
+
+# ----------------------------------------------------------------------------- properties
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_leaf = st.sampled_from(["lr", "beta", "lambda_max", "g", "2", "3", "0.5", "1"])
+_expr = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(
+            lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        st.tuples(inner, st.sampled_from(["2", "3", "-1"])).map(lambda t: f"({t[0]})^({t[1]})"),
+        inner.map(lambda e: f"sqrt(abs({e}))"),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_expr)
+def test_property_an_expression_equals_itself_and_not_itself_plus_one(text: str) -> None:
+    v = compare(text, text, T, symbolic=False)
+    assert v.status in ("equal", "undecided")  # undecided only where it is undefined almost everywhere
+    w = compare(f"({text}) + 1", text, T, symbolic=False)
+    assert w.status != "equal"
+
+
+@settings(max_examples=40, deadline=None)
+@given(_expr)
+def test_property_algebraic_rewriting_is_equal(text: str) -> None:
+    # (e) * (lr + 1) / (lr + 1) is e wherever e is defined
+    v = compare(f"({text})*(lr+1)/(1+lr)", text, T, symbolic=False)
+    assert v.status in ("equal", "undecided")
