@@ -208,7 +208,10 @@ def build_notebook(student: Student | None, seed: bytes | None, *, filename: str
             cells.append(v4.new_markdown_cell(
                 f"**{part.id}** ({part.points:g} point{'s' if part.points != 1 else ''}) {prompt}"))
             body = "TODO"
-            instr = f"> **{part.id}** Answer: {_HOW[part.kind]}.{_symbols_md(part)}"
+            how = _HOW[part.kind]
+            if part.kind == "symbolic" and any(op in part.reference for op in "<>"):
+                how = "a condition (an inequality such as `lr < ...`), plain or LaTeX"
+            instr = f"> **{part.id}** Answer: {how}.{_symbols_md(part)}"
             if part.kind == "derivation":
                 instr += f" Start from `{part.given}`, end with `{part.reference.split('=')[0].strip()} = ...`."
             cells.append(v4.new_markdown_cell(f"{instr}\n\n{body}",

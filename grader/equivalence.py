@@ -499,7 +499,8 @@ def _compare_cond(s: Formula, r: Formula, table: SymbolTable, *, symbolic: bool,
         if hs != hr:
             yours = "holds" if hs else "does not hold"
             ref = "the correct one does" if hr else "the correct one does not"
-            return Verdict("different", "numeric", f"at {_fmtpt(env)} your {s.kind} {yours} but "
+            what = "condition" if s.kind == "relation" else s.kind
+            return Verdict("different", "numeric", f"at {_fmtpt(env)} your {what} {yours} but "
                            f"{ref}", counterexample=_point(env), points=agree + 1)
         agree += 1
         true_seen += hr
