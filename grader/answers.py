@@ -208,6 +208,9 @@ def _grade_numeric(part: Any, text: str, params: Mapping[str, Fraction],
     from problems.variants import render
 
     pid = part.problem_id
+    m = _LABEL.match(text)
+    if m and not _parses(text, SymbolTable()):
+        text = m.group(1)  # "lr = 0.02": the name on the left is a label
     try:
         got = _numeric_value(text)
     except FormulaError as exc:

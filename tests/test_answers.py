@@ -78,7 +78,7 @@ REWRITINGS = [
     ("P1.a", r"\frac{2}{\lambda_{\max}}"), ("P1.a", "2*L^(-1)"), ("P1.a", "4/(2*lambda_1)"),
     ("P1.b", "lr*lambda_max < 2"), ("P1.b", r"0 < \eta < \frac{2}{\lambda_{\max}}"),
     ("P1.b", "2/lambda_max > eta"), ("P1.b", "|1 - lr*lambda_max| < 1"),
-    ("P1.c", "0.02"), ("P1.c", "1/50"), ("P1.c", "2/100"), ("P1.c", "0.020001"),
+    ("P1.c", "0.02"), ("P1.c", "1/50"), ("P1.c", "2/100"), ("P1.c", "0.020001"), ("P1.c", r"\eta_{max} = 0.02"),
     ("P1.d", "lambda_max*lambda_min^(-1)"), ("P1.e", "100"), ("P1.e", "99.5"),
     ("P2.a", r"\beta^{k}"), ("P2.a", "beta**k"),
     ("P2.b", r"g\frac{1-\beta^t}{1-\beta}"), ("P2.b", "(g - g*beta^t)/(1-beta)"),
