@@ -86,7 +86,8 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
     b = parse(req["b"], table).to_sympy(table)
     if req["op"] == "expr":
         zero, residual = _simplify_zero(a - b)
-        return {"zero": bool(zero), "residual": str(residual)}
+        text = str(residual)
+        return {"zero": bool(zero), "residual": text if len(text) <= 300 else text[:300] + "..."}
     if req["op"] == "cond":
         if not table.designated:
             return {"equal": None, "detail": "no designated variable"}
