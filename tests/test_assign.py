@@ -95,6 +95,7 @@ def test_filled_notebook_scores_full_marks(generated: Path, tmp_path: Path) -> N
         graded = [r for r in res if problems.part(r.part).kind != "text"]
         assert graded and all(r.score == r.max_score for r in graded), \
             [(r.part, r.output) for r in graded if r.score != r.max_score]
+        assert not any(SECRET in r.output or "horse" in r.output for r in res)
         pending = [r for r in res if problems.part(r.part).kind == "text"]
         assert pending and all(r.status == "pending" and r.score == 0 for r in pending)
 

@@ -127,3 +127,19 @@ def test_numeric_references_agree_with_solvers_derive() -> None:
     assert evaluate(parse(render(problems.part("P6.a").reference, p6)).node, {}) == int(
         answers["p6_ratio"].expr)
     assert problems.part("RQ.a").reference == str(answers["quiz_answer"].expr)
+
+
+def test_problems_never_import_the_grader() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(problems.__file__).resolve().parent
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mods = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            assert not any(m.split(".")[0] == "grader" for m in mods), (path.name, mods)
