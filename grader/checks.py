@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.spec import CheckSpec, Mistake, Tolerance, TrajectoryCheck, ValueCheck
+from problems.checkspec import CheckSpec, Mistake, Tolerance, TrajectoryCheck, ValueCheck
 from solvers import rules
 from solvers.objectives import build as build_objective
 from solvers.rollout import NonFiniteError

@@ -1,106 +1,166 @@
-"""Declarative building blocks of an implementation exercise.
+"""The shape of an exercise: frozen, declarative specs (no behaviour beyond small helpers).
 
-These are frozen data: the grader (``grader.checks``) knows how to run and
-score each *kind* of check; the exercises (``problems.update_rules``) only
-fill in numbers, reference names, mistakes and messages.
+A :class:`Problem` has an id, a title, a Markdown+LaTeX statement, optional
+per-student parameters and a tuple of :class:`Part`.  Each part has an answer
+kind:
+
+* ``implementation``: a student function (``function``), graded by the
+  grader's implementation checks; only declared here.
+* ``symbolic``: a formula (or a condition, or an equation) in the part's
+  symbols; ``reference`` is its formula text.
+* ``numeric``: a number; ``reference`` is a formula in the problem's
+  parameters, the answer may be any numeric formula (``2/120``) and is
+  accepted within ``rtol``/``atol``.
+* ``choice``: multiple choice; ``reference`` is the key of the right choice.
+* ``text``: free text, graded by the instructor; ``reference`` is the model
+  answer shown after grading.
+* ``derivation``: a list of steps (see ``grader.derivcheck``); ``reference``
+  is the target, ``given`` the starting point.
+
+Statements, prompts and references may hold ``{{name}}`` placeholders for the
+problem's parameters (drawn per student, see :mod:`problems.variants`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
 
-__all__ = [
-    "Tolerance",
-    "Mistake",
-    "TrajectoryCheck",
-    "ValueCheck",
-    "CheckSpec",
-    "FunctionExercise",
-]
+__all__ = ["Kind", "Sym", "Mistake", "Choice", "Param", "Part", "Problem", "KINDS"]
+
+Kind = Literal["implementation", "symbolic", "numeric", "choice", "text", "derivation"]
+KINDS = ("implementation", "symbolic", "numeric", "choice", "text", "derivation")
 
 
 @dataclass(frozen=True)
-class Tolerance:
-    """Elementwise pass criterion |got - expected| <= atol + rtol * |expected|.
+class Sym:
+    """A symbol a part's answers may use (plain data; the grader builds its symbol table).
 
-    For trajectories ``atol`` is *relative to the trajectory's scale*
-    (max |x_t| over the reference run), so one tolerance serves a 1-D toy and a
-    1000-dimensional quadratic alike.
+    ``kind``: ``positive``, ``nonnegative``, ``real`` or ``integer`` (positive
+    integer); ``lo``/``hi``: the range numeric checks sample (exact decimal strings).
     """
 
-    rtol: float
-    atol: float
+    name: str
+    aliases: tuple[str, ...] = ()
+    kind: str = "positive"
+    lo: str = "0.1"
+    hi: str = "5"
+    latex: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("positive", "nonnegative", "real", "integer"):
+            raise ValueError(f"symbol {self.name}: unknown kind {self.kind!r}")
+        if not Fraction(self.lo) < Fraction(self.hi):
+            raise ValueError(f"symbol {self.name}: empty range")
 
 
 @dataclass(frozen=True)
 class Mistake:
-    """A recognisable wrong answer: an id, how to reproduce it, credit and a message.
-
-    Trajectory mistakes name a rule variant of ``solvers.rules.VARIANTS``;
-    value mistakes carry a function computing the wrong value from the
-    check's arguments.
-    """
+    """An anticipated wrong answer, recognised in any equivalent form."""
 
     id: str
-    message: str
-    credit: float = 0.0  # fraction of the check's points
-    variant: str | None = None
-    value: Callable[..., Any] | None = None
+    answer: str  # formula text (symbolic/numeric) or a choice key
+    feedback: str
+    credit: float = 0.0  # fraction of the part's points
 
 
 @dataclass(frozen=True)
-class TrajectoryCheck:
-    name: str
-    function: str
+class Choice:
+    key: str
+    text: str
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class Param:
+    """Parameters drawn together: ``names`` and a tuple of value tuples (exact decimal strings)."""
+
+    names: tuple[str, ...]
+    choices: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        for c in self.choices:
+            if len(c) != len(self.names):
+                raise ValueError(f"param {self.names}: choice {c} has the wrong length")
+            for v in c:
+                Fraction(v)  # raises on a non-number
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str  # "P1.a": problem id, a dot, the part's letter or name
+    kind: Kind
     points: float
-    objective: dict[str, Any]
-    x0: tuple[float, ...]
-    lr: float
-    beta: float
-    steps: int
-    reference: str  # rule variant giving the expected positions
-    mistakes: tuple[Mistake, ...]
-    tolerance: Tolerance
-    hidden: bool = False
-    dtype: Literal["float64", "float32"] = "float64"
-    description: str = ""  # what the check does, in words (shown for public checks)
+    prompt: str
+    reference: str = ""
+    symbols: tuple[Sym, ...] = ()
+    constraints: tuple[str, ...] = ()
+    designated: str | None = None
+    mistakes: tuple[Mistake, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    function: str = ""  # implementation parts: the student function's name
+    rtol: float = 2e-3
+    atol: float = 0.0
+    given: str = ""  # derivation parts: the starting equation
+    min_steps: int = 1  # derivation parts: fewer steps get no credit (show the work)
+    explanation: str = ""  # shown with the feedback after grading
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: unknown kind {self.kind!r}")
+        if self.points < 0:
+            raise ValueError(f"{self.id}: negative points")
+        if self.kind == "implementation" and not self.function:
+            raise ValueError(f"{self.id}: an implementation part names its function")
+        if self.kind == "choice":
+            keys = [c.key for c in self.choices]
+            if self.reference not in keys or len(set(keys)) != len(keys):
+                raise ValueError(f"{self.id}: reference {self.reference!r} must be one of {keys}")
+        for m in self.mistakes:
+            if not 0 <= m.credit < 1:
+                raise ValueError(f"{self.id}: mistake {m.id} credit must be in [0, 1)")
+
+    def table_data(self) -> dict[str, object]:
+        """The symbol table as plain data (``grader.formula.SymbolTable.from_dict`` reads it)."""
+        return {
+            "symbols": [{"name": s.name, "aliases": list(s.aliases), "kind": s.kind,
+                         "lo": s.lo, "hi": s.hi, "latex": s.latex} for s in self.symbols],
+            "constraints": list(self.constraints),
+            "designated": self.designated,
+            "open": False,
+        }
+
+    @property
+    def problem_id(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def graded_by_answers(self) -> bool:
+        """True for parts graded from answer cells (everything but implementations)."""
+        return self.kind != "implementation"
 
 
 @dataclass(frozen=True)
-class ValueCheck:
-    name: str
-    function: str
-    points: float
-    args: tuple[Any, ...]  # JSON-able; {"matrix": [[...]]} becomes an ndarray in the child
-    expected: Any  # float or label computed from the reference solver
-    compare: Literal["float", "label"]
-    mistakes: tuple[Mistake, ...]
-    tolerance: Tolerance = Tolerance(rtol=1e-6, atol=1e-12)
-    hidden: bool = False
-    description: str = ""
-
-
-CheckSpec = TrajectoryCheck | ValueCheck
-
-
-@dataclass(frozen=True)
-class FunctionExercise:
-    """One function of the student contract, with its public and hidden checks."""
-
+class Problem:
     id: str
-    function: str
-    signature: str
     title: str
     statement: str
-    points: float
-    public: tuple[CheckSpec, ...]
-    hidden: Callable[[int], tuple[CheckSpec, ...]]  # seed -> hidden checks
-    hint: str = ""
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    parts: tuple[Part, ...]
+    params: tuple[Param, ...] = ()
 
-    def checks(self, *, seed: int | None) -> tuple[CheckSpec, ...]:
-        """Public checks, plus the hidden ones drawn from ``seed`` (None: public only)."""
-        if seed is None:
-            return self.public
-        return self.public + self.hidden(seed)
+    def __post_init__(self) -> None:
+        ids = [p.id for p in self.parts]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.id}: duplicate part ids")
+        for p in self.parts:
+            if p.problem_id != self.id:
+                raise ValueError(f"part {p.id} does not belong to problem {self.id}")
+
+    @property
+    def points(self) -> float:
+        return sum(p.points for p in self.parts)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(n for p in self.params for n in p.names)

@@ -18,7 +18,7 @@ import numpy as np
 from solvers import numeric
 from solvers.objectives import build as build_objective
 
-from .spec import FunctionExercise, Mistake, Tolerance, TrajectoryCheck, ValueCheck
+from .checkspec import FunctionExercise, Mistake, Tolerance, TrajectoryCheck, ValueCheck
 
 __all__ = ["EXERCISES", "MISTAKES", "FUNCTIONS", "exercise", "contract_text"]
 

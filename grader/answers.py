@@ -1,0 +1,349 @@
+"""Grading the answer parts of a notebook (symbolic, numeric, choice, free text, derivation).
+
+Answers are *read*, never executed.  An answer cell is a notebook cell whose
+metadata is ``{"ravine": {"part": "P1.a"}}`` (``ravine assign`` writes them);
+a cell without that metadata counts when its first line is the instruction
+line ``> **P1.a** ...``.  The cell's answer text is:
+
+* markdown or raw cell: the cell's lines, without instruction lines (those
+  starting with ``>``), blank lines, ``$``/``$$`` and backticks; the
+  placeholder ``TODO`` means "no answer";
+* code cell: a single string literal, possibly assigned (``answer = r"2/lambda_max"``),
+  read with ``ast.literal_eval`` (never run).
+
+Formula parts join the lines into one formula; derivation parts take one step
+per line.  When several cells claim a part, the last one counts (and a message
+says so).
+
+``grade_answers`` returns one :class:`grader.results.TestResult` per answer
+part (``part`` = the part id, ``tags`` = [problem id, kind, anticipated-mistake
+id if one was recognised]).  Implementation parts are left to the
+implementation checks.  The student's numbers are recomputed from
+``student_id`` and ``secret`` (HMAC); nothing in the notebook is trusted for them.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from grader.equivalence import DEFAULT_TIMEOUT, Verdict, compare
+from grader.formula import FormulaError, SymbolTable, Undefined, evaluate, parse
+from grader.results import TestResult
+
+__all__ = ["read_answers", "grade_answers", "grade_part", "answer_text", "NO_ANSWER"]
+
+NO_ANSWER = "TODO"
+_MARKER = re.compile(r"^\s*>\s*\*\*\s*([A-Za-z0-9_]+\.[A-Za-z0-9_]+)\s*\*\*")
+MAX_ANSWER_CHARS = 5000
+
+
+def _cell_part(cell: Mapping[str, Any]) -> str | None:
+    meta = cell.get("metadata") or {}
+    rv = meta.get("ravine") if isinstance(meta, Mapping) else None
+    if isinstance(rv, Mapping) and isinstance(rv.get("part"), str):
+        return rv["part"]
+    src = _source(cell)
+    first = src.lstrip().splitlines()[0] if src.strip() else ""
+    m = _MARKER.match(first)
+    return m.group(1) if m else None
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(str(s) for s in src)
+    return src if isinstance(src, str) else ""
+
+
+def answer_text(cell: Mapping[str, Any]) -> str:
+    """The answer written in a cell (see the module docstring); '' when there is none."""
+    src = _source(cell)[:MAX_ANSWER_CHARS * 2]
+    if cell.get("cell_type") == "code":
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            return src.strip()  # not Python: take the text as written
+        body = [n for n in tree.body if not (isinstance(n, ast.Expr) and
+                                              isinstance(n.value, ast.Constant) and n is not tree.body[-1])]
+        if len(body) == 1:
+            node = body[0]
+            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign, ast.Expr)) else None
+            if value is not None:
+                try:
+                    lit = ast.literal_eval(value)
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    lit = None
+                if isinstance(lit, str):
+                    return _clean(lit)
+                if isinstance(lit, (int, float)) and not isinstance(lit, bool):
+                    return repr(lit)
+        return ""
+    return _clean(src)
+
+
+def _clean(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.startswith(">"):
+            continue
+        s = s.replace("$$", " ").replace("`", " ").strip()
+        if s.startswith("$") and s.endswith("$"):
+            s = s.strip("$").strip()
+        if s:
+            lines.append(s)
+    out = "\n".join(lines)
+    return "" if out.strip() == NO_ANSWER else out
+
+
+def read_answers(source: Any) -> tuple[dict[str, str], list[str]]:
+    """Part id -> answer text from a notebook (path, nbformat node or dict) or a plain mapping.
+
+    Returns the answers and messages about the notebook (duplicates, unreadable file).
+    """
+    messages: list[str] = []
+    if isinstance(source, Mapping) and "cells" not in source:
+        return {str(k): str(v) for k, v in source.items()}, messages
+    nb = source
+    if isinstance(source, (str, Path)):
+        import nbformat
+
+        try:
+            nb = nbformat.read(str(source), as_version=4)
+        except Exception as exc:  # a malformed notebook is a message, not a crash
+            return {}, [f"could not read the notebook {Path(source).name}: "
+                        f"{type(exc).__name__}: {str(exc)[:200]}"]
+    cells = nb.get("cells") if isinstance(nb, Mapping) else None
+    if not isinstance(cells, list):
+        return {}, ["the notebook has no list of cells"]
+    answers: dict[str, str] = {}
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, Mapping):
+            continue
+        pid = _cell_part(cell)
+        if pid is None:
+            continue
+        if pid in answers:
+            messages.append(f"several cells answer {pid}; the last one (cell {i + 1}) counts")
+        answers[pid] = answer_text(cell)
+    return answers, messages
+
+
+def _result(part: Any, problem_id: str, score: float, status: str, output: str,
+            extra_tags: Iterable[str] = ()) -> TestResult:
+    return TestResult(
+        name=f"{part.id} ({part.kind})", part=part.id, max_score=float(part.points),
+        score=score, output=output, visibility="visible",
+        tags=[problem_id, *extra_tags], status=status)  # type: ignore[arg-type]
+
+
+def _numeric_value(text: str) -> Fraction | float:
+    f = parse(text, SymbolTable())
+    if f.kind != "expr":
+        raise FormulaError("expected a number, not an equation or a condition")
+    return evaluate(f.node, {})
+
+
+def _close(a: Fraction | float, b: Fraction | float, rtol: float, atol: float) -> bool:
+    return abs(float(a) - float(b)) <= atol + rtol * abs(float(b))
+
+
+def grade_part(part: Any, text: str | None, params: Mapping[str, Fraction], *,
+               timeout: float = DEFAULT_TIMEOUT) -> TestResult:
+    """Grade one answer part; never raises for bad student input."""
+    from problems.variants import render
+
+    pid = part.problem_id
+    if part.kind == "text":
+        ref = render(part.reference, params)
+        got = "" if not text else text
+        return _result(part, pid, 0.0, "pending",
+                       "Graded by the instructor (0 points until then)."
+                       + (f"\nYour answer: {got[:2000]}" if got else "\nNo answer was found.")
+                       + f"\nReference answer: {ref}")
+    if not text or not text.strip():
+        return _result(part, pid, 0.0, "failed",
+                       f"No answer found for {part.id}: write it in the cell marked {part.id} "
+                       f"(replace {NO_ANSWER}).")
+    if len(text) > MAX_ANSWER_CHARS:
+        return _result(part, pid, 0.0, "error", f"The answer is too long ({len(text)} characters).")
+    explanation = f"\n{render(part.explanation, params)}" if part.explanation else ""
+    if part.kind == "choice":
+        return _grade_choice(part, text)
+    if part.kind == "numeric":
+        return _grade_numeric(part, text, params, explanation)
+    if part.kind == "symbolic":
+        return _grade_symbolic(part, text, params, explanation, timeout)
+    if part.kind == "derivation":
+        return _grade_derivation(part, text, params, timeout)
+    raise ValueError(f"{part.id}: {part.kind} parts are not graded from answers")
+
+
+def _grade_choice(part: Any, text: str) -> TestResult:
+    pid = part.problem_id
+    t = text.strip().strip("()[]. )").strip().lower()
+    keys = {c.key.lower(): c for c in part.choices}
+    chosen = keys.get(t) or next((c for c in part.choices if c.text.lower() == t), None)
+    if chosen is None:
+        m = re.match(r"^\(?([a-z])\)", t)
+        chosen = keys.get(m.group(1)) if m else None
+    if chosen is None:
+        return _result(part, pid, 0.0, "error",
+                       f"Could not read the choice {text.strip()[:40]!r}: answer with one of "
+                       f"{', '.join(c.key for c in part.choices)}.")
+    ok = chosen.key == part.reference
+    fb = f" {chosen.feedback}" if chosen.feedback else ""
+    if ok:
+        return _result(part, pid, part.points, "passed", f"Correct ({chosen.key}).{fb}")
+    tags = [m.id for m in part.mistakes if m.answer == chosen.key]
+    return _result(part, pid, 0.0, "failed", f"Not ({chosen.key}).{fb}", tags)
+
+
+def _grade_numeric(part: Any, text: str, params: Mapping[str, Fraction],
+                   explanation: str) -> TestResult:
+    from problems.variants import render
+
+    pid = part.problem_id
+    m = _LABEL.match(text)
+    if m and not _parses(text, SymbolTable()):
+        text = m.group(1)  # "lr = 0.02": the name on the left is a label
+    try:
+        got = _numeric_value(text)
+    except FormulaError as exc:
+        return _result(part, pid, 0.0, "error", f"Could not read your answer:\n{exc}")
+    except Undefined as exc:
+        return _result(part, pid, 0.0, "error", f"Your answer has no value: {exc}.")
+    want = _numeric_value(render(part.reference, params))
+    if _close(got, want, part.rtol, part.atol):
+        return _result(part, pid, part.points, "passed",
+                       f"Correct: {_show(got)} (relative tolerance {part.rtol:g}).")
+    for m in part.mistakes:
+        if _close(got, _numeric_value(render(m.answer, params)), part.rtol, part.atol):
+            return _result(part, pid, part.points * m.credit,
+                           "partial" if m.credit else "failed", m.feedback + explanation, [m.id])
+    return _result(part, pid, 0.0, "failed",
+                   f"{_show(got)} is not the expected value (relative tolerance {part.rtol:g})."
+                   + explanation)
+
+
+def _show(v: Fraction | float) -> str:
+    return f"{float(v):.6g}"
+
+
+def _grade_symbolic(part: Any, text: str, params: Mapping[str, Fraction], explanation: str,
+                    timeout: float) -> TestResult:
+    from problems.variants import render
+
+    pid = part.problem_id
+    table = SymbolTable.from_dict(part.table_data())
+    reference = parse(render(part.reference, params), table)
+    text = text.replace("\n", " ")
+    if reference.kind == "expr":
+        # "v_inf = g/(1-beta)" answers an expression part: the name on the left is a label
+        m = _LABEL.match(text)
+        if m and not _parses(text, table):
+            text = m.group(1)
+    try:
+        student = parse(text, table)
+    except FormulaError as exc:
+        return _result(part, pid, 0.0, "error", f"Could not read your answer:\n{exc}")
+    v = compare(student, reference, table, timeout=timeout)
+    if v.status == "equal":
+        return _result(part, pid, part.points, "passed",
+                       f"Correct ({_method(v)}).")
+    for m in part.mistakes:
+        mv = compare(student, parse(render(m.answer, params), table), table, timeout=timeout)
+        if mv.status == "equal":
+            return _result(part, pid, part.points * m.credit, "partial" if m.credit else "failed",
+                           m.feedback + explanation, [m.id])
+    if v.status == "undecided":
+        return _result(part, pid, 0.0, "pending",
+                       "Could not decide automatically whether your answer equals the reference "
+                       f"({v.evidence}); the instructor will check it.")
+    return _result(part, pid, 0.0, "failed",
+                   f"Not the expected answer: {v.evidence}.{explanation}")
+
+
+_LABEL = re.compile(r"^\s*[A-Za-z\\][A-Za-z0-9_{}\\]*\s*=(?![=<>])(.+)$", re.S)
+
+
+def _parses(text: str, table: SymbolTable) -> bool:
+    try:
+        return parse(text, table).kind == "expr"
+    except FormulaError:
+        return False
+
+
+def _method(v: Verdict) -> str:
+    if v.method == "symbolic":
+        return "checked symbolically"
+    return f"checked numerically: {v.evidence}"
+
+
+def _grade_derivation(part: Any, text: str, params: Mapping[str, Fraction],
+                      timeout: float) -> TestResult:
+    from problems.variants import render
+
+    from grader.derivcheck import DerivationError, check_derivation, parse_derivation
+
+    pid = part.problem_id
+    table = SymbolTable.from_dict(part.table_data())
+    try:
+        d = parse_derivation(text)
+        if d.given is None and part.given:
+            d.given = render(part.given, params)
+        result = check_derivation(d, table, target=render(part.reference, params), timeout=timeout)
+    except DerivationError as exc:
+        return _result(part, pid, 0.0, "error", f"Could not read your derivation:\n{exc}")
+    if result.ok and len(result.steps) < part.min_steps:
+        return _result(part, pid, 0.0, "failed",
+                       f"The result is right, but show your work: at least {part.min_steps} "
+                       f"steps (you gave {len(result.steps)}).")
+    if result.ok:
+        return _result(part, pid, part.points, "passed",
+                       f"Correct: all {len(result.steps)} steps follow and the last is the result.")
+    status = "pending" if (result.first_failure and result.first_failure.status == "undecided") \
+        or result.target_status == "undecided" else "failed"
+    return _result(part, pid, 0.0, status, result.render())
+
+
+def grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: bytes | str | None,
+                  problems: Iterable[str] | None = None,
+                  timeout: float = DEFAULT_TIMEOUT) -> list[TestResult]:
+    """Grade every answer part of the bank (or of ``problems``) for one student.
+
+    ``notebook_or_answers``: an .ipynb path, an nbformat notebook, or a mapping
+    part id -> answer text.  ``student_id`` and ``secret`` give the student's
+    numbers (both None: the generic notebook's numbers).  Notebook-level
+    messages (unreadable file, duplicate cells) are prefixed to the first result's output.
+    """
+    from problems import registry
+    from problems.variants import draw_params, student_seed
+
+    seed = None
+    if student_id is not None and secret is not None:
+        seed = student_seed(secret, student_id)
+    elif (student_id is None) != (secret is None):
+        raise ValueError("student_id and secret go together (or both None for the generic numbers)")
+    answers, messages = read_answers(notebook_or_answers)
+    wanted = list(problems) if problems is not None else list(registry.PROBLEMS)
+    results: list[TestResult] = []
+    for problem_id in wanted:
+        problem = registry.get(problem_id)
+        params = draw_params(problem, seed)
+        for part in problem.parts:
+            if not part.graded_by_answers:
+                continue
+            try:
+                results.append(grade_part(part, answers.get(part.id), params, timeout=timeout))
+            except Exception as exc:  # a grader bug must not sink the other parts
+                results.append(_result(part, problem.id, 0.0, "error",
+                                       f"internal grader error on this part: "
+                                       f"{type(exc).__name__}: {exc}"))
+    if messages and results:
+        results[0].output = "\n".join(messages) + "\n" + results[0].output
+    return results
