@@ -21,7 +21,67 @@ from .results import SubmissionResult, TestResult
 from .sandbox import Limits, run_submission
 from .submission import SubmissionError, load_submission
 
-__all__ = ["build_checks", "grade_submission", "grade_batch", "BatchResult", "unique_names"]
+__all__ = ["build_checks", "grade_submission", "grade_batch", "BatchResult", "unique_names", "AnswerKey"]
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """How to grade a notebook's answer parts: the roster ids and the course secret.
+
+    With a roster, the student is the roster id equal to the file name (without
+    extension) or its leading part before ``_``/``-``/``.`` (``s001_final.ipynb``);
+    their numbers are recomputed from the id and the secret, never read from the
+    notebook.  Without one, assignment notebooks are graded with the generic numbers.
+    """
+
+    roster: frozenset[str] = frozenset()
+    secret: bytes | None = None
+
+    def student_for(self, stem: str) -> str | None:
+        if stem in self.roster:
+            return stem
+        for sep in ("_", "-", "."):
+            head = stem.split(sep, 1)[0]
+            if head in self.roster:
+                return head
+        return None
+
+
+def _is_assignment(notebook: Any) -> bool:
+    """A notebook made by ``ravine assign``, or one holding any answer cell."""
+    meta = getattr(notebook, "metadata", None) or {}
+    if isinstance(meta.get("ravine"), dict):
+        return True
+    for cell in getattr(notebook, "cells", []) or []:
+        rv = (cell.get("metadata") or {}).get("ravine")
+        if isinstance(rv, dict) and "part" in rv:
+            return True
+    return False
+
+
+def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[TestResult]:
+    from .answers import grade_answers
+
+    if sub.kind != "ipynb" or sub.notebook is None:
+        return []
+    if not _is_assignment(sub.notebook) and not (key and key.roster):
+        return []
+    student = None
+    if key is not None and key.roster:
+        student = key.student_for(sub.name)
+        if student is None:
+            messages.append(f"{sub.path.name}: no roster id matches this file name, so the answer parts "
+                            "were not graded (0). Rename the file to <id>.ipynb and grade again.")
+            tests = grade_answers({}, student_id=None, secret=None)
+            for t in tests:
+                t.score, t.status = 0.0, "error"
+                t.output = "Not graded: the file name matches no roster id."
+            return tests
+    elif isinstance(sub.notebook.metadata.get("ravine", {}).get("student_id"), str):
+        messages.append("Answer parts graded with the generic numbers: pass --roster and --secret-file "
+                        "to grade each student's own numbers.")
+    return grade_answers(sub.notebook, student_id=student,
+                         secret=key.secret if student is not None and key is not None else None)
 
 
 def build_checks(*, seed: int | None, functions: Sequence[str] | None = None) -> list[Check]:
@@ -47,7 +107,8 @@ def _not_graded(checks: Sequence[Check], reason: str) -> list[TestResult]:
 
 
 def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limits = Limits(),
-                     name: str | None = None, trajectories: dict[str, Any] | None = None) -> SubmissionResult:
+                     name: str | None = None, trajectories: dict[str, Any] | None = None,
+                     answers: AnswerKey | None = None) -> SubmissionResult:
     """Grade one submission with the given checks; every failure is a value, never an exception.
 
     With ``trajectories`` (a dict), the public trajectory checks' expected and
@@ -75,6 +136,7 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
     messages = list(run.load_messages)
     for f in run.forbidden:
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
+    tests += _answer_tests(sub, answers, messages)
     return SubmissionResult(display, tests, messages, stdout=run.stdout,
                             seconds=time.perf_counter() - start)
 
@@ -99,6 +161,7 @@ class BatchResult:
 
 def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 1,
                 limits: Limits = Limits(), rejected: Iterable[tuple[Path, str]] = (),
+                answers: AnswerKey | None = None,
                 progress: Callable[[str], None] | None = None) -> BatchResult:
     """Grade every path, writing DIR/<name>/results.json and DIR/gradebook.csv as results arrive.
 
@@ -128,11 +191,11 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
 
     if jobs <= 1:
         for p in paths:
-            record(grade_submission(p, checks, limits=limits, name=name_of[str(p)]))
+            record(grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers))
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_submission, p, checks, limits=limits, name=name_of[str(p)])
-                       for p in paths]
+            futures = [pool.submit(grade_submission, p, checks, limits=limits, name=name_of[str(p)],
+                                   answers=answers) for p in paths]
             for fut in as_completed(futures):
                 record(fut.result())
 

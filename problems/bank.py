@@ -24,8 +24,11 @@ BETA_LT_1 = ("beta < 1",)
 IMPL_TOL_NOTE = "graded by the implementation checks (`ravine check` runs the public ones)"
 
 
-def _impl(name: str, points: float, prompt: str) -> Part:
-    return Part(f"UR.{name}", "implementation", points, prompt, function=name,
+def _impl(name: str, prompt: str) -> Part:
+    # Points come from the implementation exercise itself (one source of truth).
+    from .update_rules import EXERCISES
+
+    return Part(f"UR.{name}", "implementation", EXERCISES[name].points, prompt, function=name,
                 explanation=IMPL_TOL_NOTE)
 
 
@@ -38,12 +41,12 @@ Momentum follows the lecture's (and `torch.optim.SGD`'s) convention
 $v \leftarrow \beta v + \nabla f(x)$, $x \leftarrow x - \eta v$, with $v_0 = 0$; Nesterov evaluates
 the gradient at the look-ahead point $x - \eta\beta v$.""",
     (
-        _impl("sgd_step", 10, "`sgd_step(x, grad_fn, lr) -> x_new`"),
-        _impl("momentum_step", 10, "`momentum_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)`"),
-        _impl("nesterov_step", 10, "`nesterov_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)`"),
-        _impl("largest_stable_lr", 5, "`largest_stable_lr(H) -> float`"),
-        _impl("effective_lr", 5, "`effective_lr(lr, beta) -> float`"),
-        _impl("classify_critical_point", 5, '`classify_critical_point(H) -> str`: "minimum", '
+        _impl("sgd_step", "`sgd_step(x, grad_fn, lr) -> x_new`"),
+        _impl("momentum_step", "`momentum_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)`"),
+        _impl("nesterov_step", "`nesterov_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)`"),
+        _impl("largest_stable_lr", "`largest_stable_lr(H) -> float`"),
+        _impl("effective_lr", "`effective_lr(lr, beta) -> float`"),
+        _impl("classify_critical_point", '`classify_critical_point(H) -> str`: "minimum", '
               '"maximum", "saddle" or "degenerate"'),
     ),
 )

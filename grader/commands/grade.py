@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None,
                    help="grading seed for the hidden checks' inputs (default: a fresh random seed, "
                         "recorded in DIR/grading.json so a regrade can reuse it)")
+    p.add_argument("--roster", metavar="CSV", help="roster (column id): notebooks named <id>.ipynb get "
+                   "their answer parts graded with that student's numbers (needs --secret-file)")
+    p.add_argument("--secret-file", metavar="F", help="the course secret used by `ravine assign`")
     p.add_argument("--no-report", action="store_true", help="skip the class report (report.md, report.png)")
     add_limit_arguments(p)
 
@@ -54,10 +57,30 @@ def run(args: argparse.Namespace) -> int:
         print("ravine grade: no .py or .ipynb submissions found in "
               + ", ".join(args.submissions), file=sys.stderr)
         return 2
+    answers = None
+    if args.roster or args.secret_file:
+        from ..assign import RosterError, read_roster, read_secret
+        from ..engine import AnswerKey
+
+        if not (args.roster and args.secret_file):
+            print("ravine grade: --roster and --secret-file go together", file=sys.stderr)
+            return 2
+        try:
+            roster_text = Path(args.roster).read_text(encoding="utf-8")
+            students = read_roster(roster_text, source=args.roster)
+            secret = read_secret(args.secret_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"ravine grade: cannot read {exc.filename or args.roster}: {exc}", file=sys.stderr)
+            return 2
+        except (RosterError, ValueError) as exc:
+            print(f"ravine grade: {exc}", file=sys.stderr)
+            return 2
+        answers = AnswerKey(frozenset(s.id for s in students), secret)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     started = time.time()
     print(f"ravine grade: {len(paths) + len(rejected)} submission(s), jobs={args.jobs}", file=sys.stderr)
-    batch = grade_batch(paths, out, seed=seed, jobs=args.jobs, limits=limits, rejected=rejected)
+    batch = grade_batch(paths, out, seed=seed, jobs=args.jobs, limits=limits, rejected=rejected,
+                        answers=answers)
     manifest = {
         "ravine_version": __version__,
         "seed": seed,
