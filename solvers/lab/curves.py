@@ -86,9 +86,9 @@ def symptom_curves(*, seed: int = 0) -> list[Curve]:
     add(Curve("plateau-sgd-saddle", "plateau",
               _losses("sgd", "saddle", (1.0, 1e-6), lr=0.05, beta=0.0, steps=600), None,
               "SGD, lr=0.05 from next to the saddle of x^2 + (y^2-1)^2/4: crawls off it"))
-    tr, va = _least_squares_curves("momentum", lr=0.5, beta=0.9, steps=3000, seed=seed)
+    tr, va = _least_squares_curves("momentum", lr=0.02, beta=0.9, steps=1500, seed=seed)
     add(Curve("overfitting-least-squares", "overfitting", tr, va,
-              "momentum 0.9, lr=0.5, full-batch GD on over-parameterised noisy least squares (train, val)"))
+              "momentum 0.9, lr=0.02, full-batch GD on over-parameterised noisy least squares (train, val)"))
     add(Curve("slow-sgd-ravine", "slow",
               _losses("sgd", "ravine", (1.0, 10.0), lr=0.002, beta=0.0, steps=300), None,
               "SGD (no momentum), lr=0.002 on the ravine: the flat y direction decays 0.4% per step"))
@@ -108,9 +108,9 @@ def symptom_curves(*, seed: int = 0) -> list[Curve]:
     add(Curve("clean-sgd-isotropic", None,
               _losses("sgd", "isotropic", (1.0, -2.0), lr=0.3, beta=0.0, steps=100), None,
               "SGD lr=0.3 on a round bowl: the easy case"))
-    tr, va = _least_squares_curves("momentum", lr=0.5, beta=0.9, steps=60, seed=seed)
+    tr, va = _least_squares_curves("momentum", lr=0.02, beta=0.9, steps=25, seed=seed)
     add(Curve("clean-least-squares-stopped-early", None, tr, va,
-              "the overfitting run stopped early (60 steps): train and val both still falling"))
+              "the overfitting run stopped early (25 steps): train and val both still falling"))
     rng = np.random.default_rng([seed, 17])
     t = np.arange(400)
     noisy = 0.3 + 2.0 * np.exp(-t / 60.0)

@@ -21,10 +21,11 @@ lecture's table has one test; all thresholds live in ``Thresholds``.
                  loss falls by >= ``plateau_drop`` x that range below the
                  stretch (a flat end with no later drop is convergence).
 ``overfitting``  loss drops then climbs.  Checked on the validation curve when
-                 given (else on the single curve): the minimum lies before the
-                 last ``climb_tail`` fraction of the curve, the curve first fell
-                 by >= ``climb_drop`` x its range and then rose again by >=
-                 ``climb_rise`` x that fall.
+                 given (else on the single curve), after a moving average over
+                 n/50 points: the minimum lies before the last ``climb_tail``
+                 fraction of the curve, the curve first fell by >= ``climb_drop``
+                 x its range, and at the end it is >= ``climb_rise`` (10 %) above
+                 its minimum (and the rise is >= 2 % of the fall).
 ``slow``         training slower than expected.  On the last quarter: >= 90 %
                  of the steps go down (it is still improving steadily), its
                  decrease in log(loss) is >= half that of the quarter before
@@ -206,16 +207,28 @@ def _check_plateau(loss: np.ndarray, th: Thresholds) -> tuple[str | None, int]:
     )
 
 
+def _moving_average(c: np.ndarray, w: int) -> np.ndarray:
+    if w <= 1:
+        return c
+    return np.convolve(c, np.ones(w) / w, mode="valid")
+
+
 def _check_climb(curve: np.ndarray, th: Thresholds) -> str | None:
     n = curve.size
-    i = int(np.argmin(curve))
-    if i >= (1.0 - th.climb_tail) * (n - 1):
+    w = max(1, n // 50)
+    c = _moving_average(curve, w)
+    i = int(np.argmin(c))
+    if i >= (1.0 - th.climb_tail) * (c.size - 1):
         return None
-    rng = float(curve.max() - curve.min())
-    fall = float(curve[: i + 1].max() - curve[i])
-    rise = float(curve[-1] - curve[i])
-    if rng > 0 and fall >= th.climb_drop * rng and rise >= th.climb_rise * fall:
-        return f"minimum {curve[i]:.3g} at index {i} of {n}, then climbs to {curve[-1]:.3g} (+{100 * rise / fall:.0f}% of the earlier fall)"
+    rng = float(c.max() - c.min())
+    fall = float(c[: i + 1].max() - c[i])
+    rise = float(c[-1] - c[i])
+    if rng > 0 and fall >= th.climb_drop * rng and rise >= th.climb_rise * abs(float(c[i])) and rise >= 0.02 * fall:
+        where = i + (w - 1) // 2
+        return (
+            f"minimum {c[i]:.3g} near index {where} of {n}, then climbs to {c[-1]:.3g} "
+            f"(+{100 * rise / abs(float(c[i])):.0f}%)" + (f"; moving average of {w} points" if w > 1 else "")
+        )
     return None
 
 
@@ -279,7 +292,7 @@ def diagnose(
     ev = _check_climb(target, th)
     if ev:
         if target is V:
-            i = int(np.argmin(V))
+            i = int(np.argmin(_moving_average(V, max(1, V.size // 50)))) + (max(1, V.size // 50) - 1) // 2
             if L[-1] < L[i]:
                 ev += f"; meanwhile the {name} keeps falling ({L[i]:.3g} -> {L[-1]:.3g})"
         else:

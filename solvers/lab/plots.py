@@ -177,15 +177,21 @@ def plot_curves(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    starts = [float(np.asarray(v, dtype=float)[0]) for v in curves.values() if len(v)]
+    top = 1e4 * max([abs(x) for x in starts if np.isfinite(x)] or [1.0])
     for name, values in curves.items():
         v = _for_log_axis(np.asarray(values)) if logy else np.asarray(values, dtype=float)
-        (line,) = ax.plot(np.arange(len(v)), v, lw=1.5, label=name)
+        (line,) = ax.plot(np.arange(len(v)), np.minimum(v, top), lw=1.5, label=name)
         step = (marks or {}).get(name)
         if step is not None:
-            last = int(np.max(np.nonzero(np.isfinite(v))[0])) if np.any(np.isfinite(v)) else 0
-            ax.plot(last, v[last], "x", color=line.get_color(), ms=10, mew=2)
+            # a diverged run: an x where it leaves the plot (values above `top` are clipped)
+            above = np.flatnonzero(~(v <= top))
+            last = int(above[0]) if above.size else len(v) - 1
+            ax.plot(last, top, "x", color=line.get_color(), ms=10, mew=2, clip_on=False)
     if logy:
         ax.set_yscale("log")
+        lows = [np.nanmin(_for_log_axis(np.asarray(v))) for v in curves.values() if np.any(np.asarray(v) > 0)]
+        ax.set_ylim(max(min(lows), 1e-300) * 0.3, top * 3.0)
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
