@@ -16,6 +16,9 @@ from typing import Sequence
 COMMANDS: dict[str, str] = {
     "check": "grader.commands.check",
     "grade": "grader.commands.grade",
+    "race": "grader.commands.race",
+    "reproduce": "grader.commands.reproduce",
+    "doctor": "grader.commands.doctor",
 }
 
 

@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-__all__ = ["FIGURES", "race_figure", "p4_figure", "saddle_figure", "p6_figure"]
+if TYPE_CHECKING:
+    from .experiments import P6Result
+
+__all__ = ["FIGURES", "race_figure", "p4_figure", "saddle_figure", "p6_figure", "plot_p6"]
 
 
 def race_figure(out_dir: Path) -> Path:
@@ -42,21 +45,26 @@ def saddle_figure(out_dir: Path) -> Path:
     return plot_race(result, Path(out_dir) / "saddle-plateau.png")
 
 
-def p6_figure(out_dir: Path) -> Path:
-    """P6: loss of momentum 0.9 at lr, 0.99 at lr (diverges), 0.99 at lr/10, on Rosenbrock."""
-    from .experiments import p6
+def plot_p6(res: "P6Result", out: Path) -> Path:
+    """Loss curves of a P6 result (see ``solvers.lab.experiments.p6``) into ``out``."""
     from .plots import plot_curves
 
-    res = p6()
     curves = {f"{r.label} = {r.lr:g}: {r.outcome}": r.losses for r in res.runs}
     marks = {f"{r.label} = {r.lr:g}: {r.outcome}": r.diverged_at for r in res.runs}
     return plot_curves(
         curves,
-        Path(out_dir) / "p6-momentum-099.png",
+        Path(out),
         title=f"P6, Rosenbrock from {res.start}: beta 0.9 -> 0.99 makes lr/(1-beta) 10x larger\n"
         "(values above the top are clipped; x = the run leaves the plot and overflows)",
         marks=marks,
     )
+
+
+def p6_figure(out_dir: Path) -> Path:
+    """P6: loss of momentum 0.9 at lr, 0.99 at lr (diverges), 0.99 at lr/10, on Rosenbrock (lr 0.002)."""
+    from .experiments import p6
+
+    return plot_p6(p6(), Path(out_dir) / "p6-momentum-099.png")
 
 
 FIGURES: dict[str, Callable[[Path], Path]] = {
