@@ -26,6 +26,7 @@ from .race import run_rule, safe_value
 __all__ = [
     "LECTURE_MOMENTUM_TABLE",
     "LECTURE_BETA_TABLE",
+    "NOISE_STEPS",
     "MomentumTable",
     "momentum_table",
     "BetaRow",
@@ -177,7 +178,8 @@ class BetaRow:
     lecture_behaviour: str
     response_steps: int  # steps until the velocity reaches 1 - 1/e of terminal under a constant gradient
     terminal_ratio: float  # terminal velocity / gradient = sum of the EMA weights = 1/(1-beta)
-    noise_ratio: float  # std of (1-beta) v under iid unit gradient noise (1 = no smoothing)
+    noise_ratio: float  # std of (1-beta) v under iid unit gradient noise (1 = no smoothing);
+    # theory sqrt((1-beta)/(1+beta)); measured over NOISE_STEPS correlated samples
     rosenbrock: str  # outcome at lr = 0.002 from (-1.2, 1), 3000 steps
 
 
@@ -192,6 +194,9 @@ def _velocities(beta: float, grads: np.ndarray) -> np.ndarray:
     return -np.diff(path[:, 0])
 
 
+NOISE_STEPS = 50_000  # samples of the velocity under noise, after a 2000-step warm-up
+
+
 def beta_table(betas: Sequence[float] = (0.5, 0.9, 0.95, 0.99), *, seed: int = 0) -> list[BetaRow]:
     """Measure the lecture's beta table by running the momentum rule (see BetaRow's fields)."""
     rows = []
@@ -202,7 +207,7 @@ def beta_table(betas: Sequence[float] = (0.5, 0.9, 0.95, 0.99), *, seed: int = 0
         v = _velocities(beta, np.ones(3000))
         terminal = float(v[-1])
         response = int(np.argmax(v >= (1.0 - math.exp(-1.0)) * terminal)) + 1
-        noise = np.random.default_rng([seed, 11]).standard_normal(20000)
+        noise = np.random.default_rng([seed, 11]).standard_normal(NOISE_STEPS + 2000)
         vn = _velocities(beta, noise)[2000:]  # past the warm-up
         path, bad = run_rule(rules.momentum(0.002, beta), np.array([-1.2, 1.0]), ros.grad, 3000)
         outcome = f"diverges at step {bad}" if bad is not None else f"converges, f = {ros.f(path[-1]):.1e}"

@@ -226,7 +226,8 @@ def race(
     diverged: dict[str, int | None] = {}
     f = ro.objective.f
     for name in racers:
-        path, bad = run_rule(RACERS[name](lr, beta), x0, ro.objective.grad, steps)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
+            path, bad = run_rule(RACERS[name](lr, beta), x0, ro.objective.grad, steps)
         loss = np.array([safe_value(f, p) for p in path])
         paths[name], losses[name], diverged[name] = path, loss, bad
     return RaceResult(ro, lr, beta, steps, (float(x0[0]), float(x0[1])), paths, losses, diverged)
