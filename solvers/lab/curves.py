@@ -7,7 +7,9 @@ that should fire (``None`` = a clean curve, "no symptom").
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import sys
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,7 +17,7 @@ from .. import rules
 from ..objectives import build
 from .race import race_objective, run_rule, safe_value
 
-__all__ = ["Curve", "symptom_curves"]
+__all__ = ["Curve", "symptom_curves", "write_csvs"]
 
 
 class Curve(NamedTuple):
@@ -117,3 +119,29 @@ def symptom_curves(*, seed: int = 0) -> list[Curve]:
     add(Curve("clean-noisy-decay", None, noisy * (1.0 + 0.02 * rng.standard_normal(t.size)), None,
               "exponential decay to a floor of 0.3 with 2% multiplicative noise (a minibatch-like curve)"))
     return out
+
+
+def write_csvs(out_dir: Path, *, seed: int = 0) -> list[Path]:
+    """Write each curve as ``NAME.csv`` (header ``step,loss`` or ``step,train_loss,val_loss``)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for c in symptom_curves(seed=seed):
+        if c.val is None:
+            lines = ["step,loss"] + [f"{i},{float(v)!r}" for i, v in enumerate(c.loss)]
+        else:
+            lines = ["step,train_loss,val_loss"] + [
+                f"{i},{float(a)!r},{float(b)!r}" for i, (a, b) in enumerate(zip(c.loss, c.val))
+            ]
+        path = out_dir / f"{c.name}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":  # python -m solvers.lab.curves OUT_DIR
+    if len(sys.argv) != 2:
+        print("usage: python -m solvers.lab.curves OUT_DIR", file=sys.stderr)
+        raise SystemExit(2)
+    for p in write_csvs(Path(sys.argv[1])):
+        print(p)
