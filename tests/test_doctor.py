@@ -54,6 +54,7 @@ def test_overfitting_curves_other_seeds(seed: int) -> None:
     d = diagnose(c.loss, val=c.val, names=("train_loss", "val_loss"))
     assert d.findings[0].key == "overfitting" and d.findings[0].curve == "val_loss"
     assert "meanwhile the train_loss keeps falling" in d.findings[0].evidence
+    assert [f.key for f in d.findings] == ["overfitting"]  # not also "slow -> no momentum"
 
 
 def test_fixes_are_the_lectures() -> None:

@@ -30,7 +30,9 @@ lecture's table has one test; all thresholds live in ``Thresholds``.
                  of the steps go down (it is still improving steadily), its
                  decrease in log(loss) is >= half that of the quarter before
                  (not flattening out), and at that pace one more factor of 10
-                 would take more steps than the whole run so far.
+                 would take more steps than the whole run so far.  Not reported
+                 together with ``overfitting`` (there, a training loss that keeps
+                 falling is part of the overfitting picture).
 
 Causes and fixes are the lecture's table.  Several symptoms can fire; they
 are listed in the order above (the first is the likeliest culprit).
@@ -299,6 +301,7 @@ def diagnose(
             ev += " (a training loss that climbs is not overfitting: suspect the learning rate)"
         findings.append(_finding("overfitting", ev, target_name))
     ev, stats["points_per_decade"] = _check_slow(L, th)
-    if ev:
+    # a training loss still falling while validation climbs is overfitting's signature, not slowness
+    if ev and not any(f.key == "overfitting" for f in findings):
         findings.append(_finding("slow", ev, name))
     return Diagnosis(L.size, tuple(findings), stats)
