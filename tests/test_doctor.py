@@ -95,11 +95,42 @@ def test_single_curve_that_climbs_warns_about_lr() -> None:
     assert "not overfitting: suspect the learning rate" in d.findings[0].evidence
 
 
+def _noisy_training_curves(seed: int) -> dict[str, list[float]]:
+    """Per-step minibatch losses of the numpy MLP on the ill-conditioned synthetic problem."""
+    from solvers import rules
+    from solvers.lab.data import stratified_split, synthetic_classification
+    from solvers.lab.mlp import MLP, train
+
+    X, y = synthetic_classification(400, seed=seed)
+    Xtr, ytr, Xv, yv = stratified_split(X, y, val_fraction=0.25, seed=seed)
+    model = MLP((Xtr.shape[1], 16, 3))
+    kw = dict(X_val=Xv, y_val=yv, epochs=12, batch_size=16, seed=seed)
+    return {
+        "sgd": train(model, rules.sgd(0.05), Xtr, ytr, **kw).step_loss,
+        "momentum": train(model, rules.momentum(0.05, 0.9), Xtr, ytr, **kw).step_loss,
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_slow_against_a_reference_on_noisy_minibatch_curves(seed: int) -> None:
+    c = _noisy_training_curves(seed)
+    assert len(c["sgd"]) == len(c["momentum"]) == 12 * 19
+    d = diagnose(c["sgd"], reference=c["momentum"])
+    assert [f.key for f in d.findings] == ["slow"], d.render()
+    assert "the reference curve reaches this run's final loss" in d.findings[0].evidence
+    assert diagnose(c["momentum"], reference=c["momentum"]).healthy
+    assert diagnose(c["momentum"], reference=c["sgd"]).healthy
+    # without a reference, noisy minibatch curves of healthy training get no false alarm
+    assert diagnose(c["momentum"]).healthy
+
+
 def test_diagnose_bad_input() -> None:
     with pytest.raises(ValueError, match="need at least 8 loss values, got 3"):
         diagnose([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="validation curve has 9 values, the loss curve 10"):
         diagnose(np.ones(10), val=np.ones(9))
+    with pytest.raises(ValueError, match="the reference curve needs at least 8 finite values"):
+        diagnose(np.ones(10), reference=[1.0, float("nan")] * 5)
 
 
 # --- reading files --------------------------------------------------------------------
@@ -177,6 +208,21 @@ def test_cli_validation_column_and_json(tmp_path: Path, capsys: pytest.CaptureFi
     # without --val only the training column is read: no overfitting to see there
     assert cli(["doctor", str(f)]) in (0, 1)
     assert "overfitting" not in capsys.readouterr().out
+
+
+def test_cli_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = _noisy_training_curves(0)
+    run = _write(tmp_path / "sgd.csv", c["sgd"], header="loss")
+    ref = _write(tmp_path / "keras.csv", c["momentum"])
+    assert cli(["doctor", str(run), "--reference", str(ref)]) == 1
+    out = capsys.readouterr().out
+    assert "symptom: Training slower than expected" in out and "likely cause: no momentum" in out
+    assert cli(["doctor", str(run), "--reference", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv: no such file" in capsys.readouterr().err
+    bad = _write(tmp_path / "bad.csv", [1.0, 2.0, float("inf")] * 4)
+    assert cli(["doctor", str(run), "--reference", str(bad)]) == 2
+    assert "the reference needs at least 8 finite losses (got 12 value(s), first non-finite at value 3)" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

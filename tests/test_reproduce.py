@@ -73,7 +73,10 @@ def test_training_lowers_the_loss_and_learns() -> None:
     assert len(log.train_loss) == 16 and log.diverged_at is None
     assert log.train_loss[-1] < 0.5 * log.train_loss[0]
     assert log.val_acc[-1] > 0.8
-    assert log.steps == 15 * math.ceil(Xtr.shape[0] / 16)
+    assert log.steps == 15 * math.ceil(Xtr.shape[0] / 16) == len(log.step_loss)
+    # the first recorded minibatch loss is the loss of the initial parameters on the first batch
+    first = np.random.default_rng([0, 7]).permutation(Xtr.shape[0])[:16]
+    assert log.step_loss[0] == pytest.approx(model.loss(model.init(0), Xtr[first], ytr[first]), rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -129,6 +132,7 @@ def test_momentum_table_on_synthetic_data() -> None:
     d = t.to_dict()
     assert d["lecture"]["SGD"] == {"train_loss": 0.42, "val_acc": 92.1}
     assert len(d["per_seed"]) == 3 and d["config"]["dataset"] == "synthetic"
+    assert len(t.curves["sgd"]) == len(t.curves["momentum"]) == t.config["steps"]
     json.dumps(d)
 
 
@@ -170,6 +174,17 @@ def test_digits_momentum_table() -> None:
     (_, sl, _, sa, _), (_, ml, _, ma, _) = t.rows()
     assert ml < 0.5 * sl and ma > sa + 5.0  # the lecture's direction, with room
     assert t.config["steps"] == 450
+
+
+def test_cli_momentum_table_writes_curves_for_the_doctor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("sklearn", reason="the digits data set needs the optional extra ravine[experiments]")
+    assert cli(["reproduce", "momentum-table", "--seeds", "1", "--epochs", "2", "--curves", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "SGD + momentum  |       0.13      97.6%" in out and "direction, train loss" in out
+    sgd, mom = tmp_path / "sgd-seed0.csv", tmp_path / "momentum-seed0.csv"
+    assert sgd.read_text().startswith("step,loss\n0,") and len(sgd.read_text().splitlines()) == 1 + 90
+    assert cli(["doctor", str(sgd), "--reference", str(mom)]) == 1
+    assert "likely cause: no momentum" in capsys.readouterr().out
 
 
 def test_cli_reproduce_momentum_table_without_sklearn(monkeypatch: pytest.MonkeyPatch,

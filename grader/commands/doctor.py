@@ -10,6 +10,8 @@ Input formats (comma- or tab-separated; blank lines and lines starting with
   climbs" (overfitting) symptom.  Without a header, ``--column``/``--val`` may
   be 1-based column numbers.
 
+``--reference REF.csv``: the loss curve of a run known to train well (the
+lecture's "Keras example"); "slower than expected" then compares against it.
 ``FILE`` may be ``-`` for standard input.  Exit status: 0 no symptom,
 1 symptom(s) found, 2 bad input (the message names the file, line and value).
 """
@@ -111,31 +113,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="LOSSES.csv", help="curve file (one loss per line, or CSV with a header); - = stdin")
     parser.add_argument("--column", default=None, help="training-loss column (header name or 1-based number)")
     parser.add_argument("--val", default=None, help="validation-loss column, for the 'drops then climbs' symptom")
+    parser.add_argument("--reference", metavar="REF.csv", default=None,
+                        help="loss curve of a run known to train well (e.g. the Keras example): "
+                             "'slow' then compares against it")
+    parser.add_argument("--reference-column", default=None, help="loss column of REF.csv (default: as for FILE)")
     parser.add_argument("--plateau-steps", type=int, default=100,
                         help="a plateau must last at least this many points (default 100)")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+
+
+def _read_text(file: str, source: str) -> str | None:
+    """The file's text, or None after printing why it cannot be read."""
+    try:
+        if file == "-":
+            return sys.stdin.read()
+        return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(f"ravine doctor: {source}: no such file", file=sys.stderr)
+    except IsADirectoryError:
+        print(f"ravine doctor: {source}: is a directory, expected a CSV file", file=sys.stderr)
+    except UnicodeDecodeError:
+        print(f"ravine doctor: {source}: not a text file (not UTF-8)", file=sys.stderr)
+    except OSError as exc:
+        print(f"ravine doctor: {source}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
     from solvers.lab.doctor import Thresholds, diagnose
 
     source = "<stdin>" if args.file == "-" else args.file
-    try:
-        if args.file == "-":
-            text = sys.stdin.read()
-        else:
-            text = Path(args.file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        print(f"ravine doctor: {source}: no such file", file=sys.stderr)
-        return 2
-    except IsADirectoryError:
-        print(f"ravine doctor: {source}: is a directory, expected a CSV file", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError:
-        print(f"ravine doctor: {source}: not a text file (not UTF-8)", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"ravine doctor: {source}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+    text = _read_text(args.file, source)
+    if text is None:
         return 2
     if args.plateau_steps < 2:
         print(f"ravine doctor: --plateau-steps must be >= 2, got {args.plateau_steps}", file=sys.stderr)
@@ -145,12 +154,28 @@ def run(args: argparse.Namespace) -> int:
     except CurveFileError as exc:
         print(f"ravine doctor: {exc}", file=sys.stderr)
         return 2
+    reference = None
+    if args.reference is not None:
+        ref_text = _read_text(args.reference, args.reference)
+        if ref_text is None:
+            return 2
+        try:
+            reference = read_curves(ref_text, source=args.reference, column=args.reference_column).loss
+        except CurveFileError as exc:
+            print(f"ravine doctor: {exc}", file=sys.stderr)
+            return 2
+        bad = [i for i, v in enumerate(reference) if not math.isfinite(v)]
+        if len(reference) < 8 or bad:
+            print(f"ravine doctor: {args.reference}: the reference needs at least 8 finite losses "
+                  f"(got {len(reference)} value(s){', first non-finite at value ' + str(bad[0] + 1) if bad else ''})",
+                  file=sys.stderr)
+            return 2
     th = replace(Thresholds(), plateau_steps=args.plateau_steps)
     if len(curves.loss) < th.min_points:
         print(f"ravine doctor: {source}: {len(curves.loss)} loss value(s); need at least {th.min_points}",
               file=sys.stderr)
         return 2
-    diagnosis = diagnose(curves.loss, val=curves.val, thresholds=th, names=curves.names)
+    diagnosis = diagnose(curves.loss, val=curves.val, reference=reference, thresholds=th, names=curves.names)
     if args.json:
         d = diagnosis.to_dict()
         d["stats"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d["stats"].items()}

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--beta", type=float, default=0.9, help="momentum (default 0.9)")
     g.add_argument("--batch-size", type=int, default=32, help="minibatch size (default 32)")
     g.add_argument("--hidden", default="64", help="hidden layer sizes, comma-separated (default 64)")
+    g.add_argument("--curves", type=Path, default=None, metavar="DIR",
+                   help="also write seed 0's per-step minibatch losses to DIR/sgd-seed0.csv and "
+                        "DIR/momentum-seed0.csv (inputs for ravine doctor)")
     g2 = parser.add_argument_group("p6")
     g2.add_argument("--out", type=Path, default=Path("p6-momentum-099.png"), help="figure file (default p6-momentum-099.png)")
     g2.add_argument("--no-figure", action="store_true", help="print the table only")
@@ -84,6 +87,15 @@ def _momentum_table(args: argparse.Namespace) -> int:
         progress=lambda m: print("  " + m, file=sys.stderr),
     )
     elapsed = time.perf_counter() - t0
+    if args.curves is not None:
+        try:
+            args.curves.mkdir(parents=True, exist_ok=True)
+            for name, values in table.curves.items():
+                path = args.curves / f"{name}-seed{table.seeds[0]}.csv"
+                path.write_text("step,loss\n" + "".join(f"{i},{v!r}\n" for i, v in enumerate(values)))
+                print(f"wrote {path}", file=sys.stderr)
+        except OSError as exc:
+            return _err(f"--curves {args.curves}: cannot write: {exc}")
     if args.json:
         print(json.dumps({**table.to_dict(), "seconds": round(elapsed, 2)}, indent=2))
         return 0

@@ -30,7 +30,12 @@ lecture's table has one test; all thresholds live in ``Thresholds``.
                  of the steps go down (it is still improving steadily), its
                  decrease in log(loss) is >= half that of the quarter before
                  (not flattening out), and at that pace one more factor of 10
-                 would take more steps than the whole run so far.  Not reported
+                 would take more steps than the whole run so far.  With a
+                 reference curve (a run known to be fine, the lecture's "Keras
+                 example"), both after a moving average over n/50 points: the
+                 reference first reaches this run's final loss within
+                 ``slow_ref_fraction`` (half) of the steps this run needed to
+                 first reach it.  Not reported
                  together with ``overfitting`` (there, a training loss that keeps
                  falling is part of the overfitting picture).
 
@@ -92,6 +97,7 @@ class Thresholds:
     climb_drop: float = 0.1
     climb_rise: float = 0.1
     slow_down_fraction: float = 0.9
+    slow_ref_fraction: float = 0.5
     min_points: int = 8
 
 
@@ -255,14 +261,44 @@ def _check_slow(loss: np.ndarray, th: Thresholds) -> tuple[str | None, float | N
     return None, per_decade
 
 
+def _check_slow_vs_reference(loss: np.ndarray, ref: np.ndarray, th: Thresholds) -> tuple[str | None, int | None]:
+    """Slow if the reference first reaches this run's final level in <= slow_ref_fraction of the steps this run took.
+
+    Both curves are smoothed (moving average over n/50 points); the level is the
+    run's final smoothed loss, and "took" is the run's own first step at that level
+    (so a run compared with itself is never slow, even if it converged early).
+    """
+    w, wr = max(1, loss.size // 50), max(1, ref.size // 50)
+    sm, sr = _moving_average(loss, w), _moving_average(ref, wr)
+    target = float(sm[-1])
+    t_run = int(np.flatnonzero(sm <= target)[0]) + (w - 1) // 2
+    hit = np.flatnonzero(sr <= target)
+    if not hit.size:
+        return None, None
+    t_ref = int(hit[0]) + (wr - 1) // 2
+    if t_ref <= th.slow_ref_fraction * t_run:
+        return (
+            f"the reference curve reaches this run's final loss {target:.3g} at step {t_ref}; this run got there "
+            f"at step {t_run} ({t_run / max(t_ref, 1):.1f}x as many; moving averages over n/50 points)",
+            t_ref,
+        )
+    return None, t_ref
+
+
 def diagnose(
     loss: Sequence[float],
     *,
     val: Sequence[float] | None = None,
+    reference: Sequence[float] | None = None,
     thresholds: Thresholds = Thresholds(),
     names: tuple[str, str] = ("loss", "validation"),
 ) -> Diagnosis:
-    """Recognise the lecture's symptoms in a loss curve (and an optional validation curve)."""
+    """Recognise the lecture's symptoms in a loss curve (and an optional validation curve).
+
+    ``reference``: a loss curve of a run known to train well (the "Keras
+    example"); when given, "slow" compares against it instead of judging the
+    curve's shape alone.
+    """
     L = np.asarray(loss, dtype=np.float64)
     th = thresholds
     if L.ndim != 1 or L.size < th.min_points:
@@ -300,7 +336,13 @@ def diagnose(
         else:
             ev += " (a training loss that climbs is not overfitting: suspect the learning rate)"
         findings.append(_finding("overfitting", ev, target_name))
-    ev, stats["points_per_decade"] = _check_slow(L, th)
+    if reference is not None:
+        R = np.asarray(reference, dtype=np.float64)
+        if R.ndim != 1 or R.size < th.min_points or not np.all(np.isfinite(R)):
+            raise ValueError(f"the reference curve needs at least {th.min_points} finite values")
+        ev, stats["reference_steps"] = _check_slow_vs_reference(L, R, th)
+    else:
+        ev, stats["points_per_decade"] = _check_slow(L, th)
     # a training loss still falling while validation climbs is overfitting's signature, not slowness
     if ev and not any(f.key == "overfitting" for f in findings):
         findings.append(_finding("slow", ev, name))

@@ -66,6 +66,8 @@ class MomentumTable:
     mom_loss: tuple[float, ...]
     mom_acc: tuple[float, ...]
     verdicts: tuple[str, ...] = field(default=())
+    # per-step minibatch losses of the first seed's runs, {"sgd": ..., "momentum": ...} (for the doctor)
+    curves: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, float, float, float, float]]:
         """(optimizer, loss mean, loss std, acc mean, acc std)."""
@@ -137,6 +139,7 @@ def momentum_table(
     sl, sa, ml, ma = [], [], [], []
     n_train = 0
     steps = 0
+    curves: dict[str, tuple[float, ...]] = {}
     for i, seed in enumerate(seeds):
         Xtr, ytr, Xv, yv = split_for_seed(seed)
         n_train = Xtr.shape[0]
@@ -145,6 +148,8 @@ def momentum_table(
         for rule in (rules.sgd(lr), rules.momentum(lr, beta)):
             logs.append(train(model, rule, Xtr, ytr, X_val=Xv, y_val=yv, epochs=epochs, batch_size=batch_size, seed=seed))
         steps = logs[0].steps
+        if not curves:
+            curves = {"sgd": tuple(logs[0].step_loss), "momentum": tuple(logs[1].step_loss)}
         sl.append(logs[0].train_loss[-1])
         sa.append(100.0 * logs[0].val_acc[-1])
         ml.append(logs[1].train_loss[-1])
@@ -165,7 +170,7 @@ def momentum_table(
         "steps": steps,
     }
     t = MomentumTable(config, tuple(seeds), tuple(sl), tuple(sa), tuple(ml), tuple(ma))
-    return MomentumTable(t.config, t.seeds, t.sgd_loss, t.sgd_acc, t.mom_loss, t.mom_acc, _verdicts(t, steps))
+    return MomentumTable(t.config, t.seeds, t.sgd_loss, t.sgd_acc, t.mom_loss, t.mom_acc, _verdicts(t, steps), curves)
 
 
 # --- beta table --------------------------------------------------------------------

@@ -11,7 +11,10 @@ with ``grad_fn`` the gradient on the current minibatch.
 Training conventions (``train``): each epoch visits a fresh random permutation
 of the training set in minibatches of ``batch_size`` (the last, smaller batch
 included); after every epoch the *full-pass* training loss and the validation
-loss and accuracy are recorded with the current parameters.
+loss and accuracy are recorded with the current parameters.  ``step_loss``
+records, per step, the minibatch loss at the point where the rule first asked
+for a gradient (x for SGD and momentum, the look-ahead point for Nesterov) --
+the noisy curve a training script would log.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ class TrainLog:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)  # minibatch loss at each step (before the update)
     diverged_at: int | None = None  # 1-based step whose parameters became non-finite
     steps: int = 0
     theta: np.ndarray | None = None
@@ -175,8 +179,16 @@ def train(
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             Xb, yb = X[idx], y[idx]
+            calls: list[float] = []
+
+            def grad_fn(th: np.ndarray) -> np.ndarray:
+                value, g = model.loss_and_grad(th, Xb, yb)
+                calls.append(value)
+                return g
+
             with np.errstate(over="ignore", invalid="ignore"):
-                theta, state = rule.step(theta, state, lambda th: model.loss_and_grad(th, Xb, yb)[1])
+                theta, state = rule.step(theta, state, grad_fn)
+            log.step_loss.append(calls[0] if calls else float("nan"))
             log.steps += 1
             if not np.all(np.isfinite(theta)):
                 log.diverged_at = log.steps
