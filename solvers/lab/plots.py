@@ -76,7 +76,10 @@ def _label(result: RaceResult, name: str) -> str:
     bad = result.diverged_at.get(name)
     if bad is not None:
         return f"{name} (diverged at step {bad})"
-    return f"{name} ({result.losses[name][-1]:.1e})"
+    loss = result.losses[name]
+    if loss[0] > 0 and not loss[-1] < 1e4 * loss[0]:
+        return f"{name} (diverging: {loss[-1]:.1e})"
+    return f"{name} ({loss[-1]:.1e})"
 
 
 def _canvas_pillow_writer() -> Any:
@@ -114,7 +117,11 @@ def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12,
     finite = np.concatenate([_for_log_axis(l) for l in result.losses.values()])
     finite = finite[np.isfinite(finite)]
     if finite.size:
-        ax_loss.set_ylim(max(float(finite.min()) * 0.5, 1e-30), float(finite.max()) * 2.0)
+        # a diverging racer would squash the others: cap the axis at 1e4 x the start loss
+        start_loss = max(float(l[0]) for l in result.losses.values() if np.isfinite(l[0]) and l[0] > 0) \
+            if any(np.isfinite(l[0]) and l[0] > 0 for l in result.losses.values()) else float(finite.max())
+        top = min(float(finite.max()) * 2.0, start_loss * 1e4)
+        ax_loss.set_ylim(max(float(finite.min()) * 0.5, 1e-30), top)
     ax_loss.grid(True, which="major", alpha=0.3)
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
