@@ -1,4 +1,8 @@
-"""Matplotlib renderers for the lab (imported lazily, Agg backend, never at package import).
+"""Matplotlib renderers for the lab (imported lazily, never at package import).
+
+Figures are drawn on their own Agg canvas (``matplotlib.figure.Figure`` +
+``FigureCanvasAgg``), not through pyplot: no global backend switch and no figure
+registry, so the functions are safe to call from a notebook or a server.
 
 Every function takes results (plain data) and an output path, writes the file
 and returns its path.  ``plot_race`` writes a still PNG (or any still format
@@ -25,13 +29,14 @@ COLORS: dict[str, str] = {
 }
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(figsize: tuple[float, float]) -> Any:
+    """A Figure on its own Agg canvas: no pyplot, no global backend switch, nothing to close."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _for_log_axis(values: np.ndarray) -> np.ndarray:
@@ -104,10 +109,10 @@ def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12,
     A ``.gif`` path gives an animation of ``frames`` frames (the paths grow);
     any other suffix a still image.
     """
-    plt = _pyplot()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(10.5, 4.4))
+    fig = _figure((10.5, 4.4))
+    ax_path, ax_loss = fig.subplots(1, 2)
     fig.suptitle(_title(result), fontsize=11)
     _draw_contours(ax_path, result)
     ax_loss.set_yscale("log")
@@ -130,10 +135,13 @@ def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12,
     ax_loss.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0e}"))
     ax_loss.yaxis.set_minor_locator(NullLocator())
     ax_loss.yaxis.set_minor_formatter(NullFormatter())
-    path_lines, loss_lines = {}, {}
-    for name in result.paths:
+    path_lines, loss_lines, heads = {}, {}, {}  # heads: each racer's current position
+    for i, name in enumerate(result.paths):
         c = COLORS.get(name, None)
-        (path_lines[name],) = ax_path.plot([], [], "-", color=c, lw=1.3, marker=".", ms=2.5, label=_label(result, name))
+        # earlier racers drawn wider, underneath: paths that share the valley floor stay visible
+        lw = max(1.0, 3.2 - 0.7 * i)
+        (path_lines[name],) = ax_path.plot([], [], "-", color=c, lw=lw, marker=".", ms=2.5, label=_label(result, name))
+        (heads[name],) = ax_path.plot([], [], "o", color=c, ms=7, mec="k", mew=0.8, zorder=6)
         (loss_lines[name],) = ax_loss.plot([], [], "-", color=c, lw=1.5, label=name)
     ax_path.legend(loc="upper left", fontsize=8, framealpha=0.85)
     fig.tight_layout()
@@ -142,14 +150,15 @@ def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12,
         for name, path in result.paths.items():
             n = min(k + 1, len(path))
             path_lines[name].set_data(path[:n, 0], path[:n, 1])
+            heads[name].set_data(path[n - 1 : n, 0], path[n - 1 : n, 1])
             loss = _for_log_axis(result.losses[name][:n])
             loss_lines[name].set_data(np.arange(n), loss)
-        return [*path_lines.values(), *loss_lines.values()]
+        return [*path_lines.values(), *heads.values(), *loss_lines.values()]
 
     if out.suffix.lower() == ".gif":
         # Blitting: the contours, axes and labels are drawn once; each frame only
         # redraws the growing lines (a full redraw per frame costs ~10x more).
-        for line in [*path_lines.values(), *loss_lines.values()]:
+        for line in [*path_lines.values(), *heads.values(), *loss_lines.values()]:
             line.set_animated(True)
         fig.set_dpi(dpi)
         fig.canvas.draw()
@@ -165,7 +174,6 @@ def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12,
     else:
         draw(result.steps)
         fig.savefig(out, dpi=max(dpi, 110))
-    plt.close(fig)
     return out
 
 
@@ -180,10 +188,10 @@ def plot_curves(
     marks: Mapping[str, int | None] | None = None,
 ) -> Path:
     """Several curves on one axis (e.g. P6's runs); ``marks[name]`` = step to mark with an x."""
-    plt = _pyplot()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    fig = _figure((7.0, 4.2))
+    ax = fig.subplots()
     starts = [float(np.asarray(v, dtype=float)[0]) for v in curves.values() if len(v)]
     top = 1e4 * max([abs(x) for x in starts if np.isfinite(x)] or [1.0])
     for name, values in curves.items():
@@ -206,5 +214,4 @@ def plot_curves(
     ax.legend(fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
