@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -247,3 +248,40 @@ def test_cli_bad_input_exit_2(tmp_path: Path, content, argv: list[str], message:
     err = capsys.readouterr().err
     assert err.startswith("ravine doctor: ") and message in err
     assert str(f) in err or "--plateau-steps" in err
+
+
+# --- robustness (hypothesis) ------------------------------------------------------------
+
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_values = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_values, min_size=8, max_size=300), st.booleans(), st.booleans())
+@example([1e308, -1e308] * 5, True, True)
+@example(list(range(-5, 4)), False, True)
+def test_diagnose_never_crashes(loss: list[float], with_val: bool, with_ref: bool) -> None:
+    val = list(reversed(loss)) if with_val else None
+    d = diagnose(loss, val=val, reference=[1.0] * 8 if with_ref else None)
+    assert d.n == len(loss)
+    assert all(f.key in LECTURE_TABLE for f in d.findings)
+    if any(not math.isfinite(v) for v in loss):
+        assert d.findings[0].key == "nan"
+    json.dumps(d.to_dict(), allow_nan=True)
+
+
+def test_a_rising_curve_is_not_slow_against_a_reference() -> None:
+    assert "slow" not in [f.key for f in diagnose(list(range(-5, 4)), reference=[1.0] * 8).findings]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789.,-e\t\n #nafiNloss_x")), max_size=200))
+def test_read_curves_fails_only_with_a_user_message(text: str) -> None:
+    try:
+        c = read_curves(text, source="f")
+    except CurveFileError as exc:
+        assert str(exc).startswith("f")
+    else:
+        assert len(c.loss) >= 1 and all(isinstance(v, float) for v in c.loss)

@@ -276,7 +276,7 @@ def _check_slow_vs_reference(loss: np.ndarray, ref: np.ndarray, th: Thresholds) 
     if not hit.size:
         return None, None
     t_ref = int(hit[0]) + (wr - 1) // 2
-    if t_ref <= th.slow_ref_fraction * t_run:
+    if t_run > 0 and t_ref <= th.slow_ref_fraction * t_run:
         return (
             f"the reference curve reaches this run's final loss {target:.3g} at step {t_ref}; this run got there "
             f"at step {t_run} ({t_run / max(t_ref, 1):.1f}x as many; moving averages over n/50 points)",
@@ -306,6 +306,9 @@ def diagnose(
     V = None if val is None else np.asarray(val, dtype=np.float64)
     if V is not None and V.shape != L.shape:
         raise ValueError(f"validation curve has {V.size} values, the loss curve {L.size}")
+    R = None if reference is None else np.asarray(reference, dtype=np.float64)
+    if R is not None and (R.ndim != 1 or R.size < th.min_points or not np.all(np.isfinite(R))):
+        raise ValueError(f"the reference curve needs at least {th.min_points} finite values")
     findings: list[Finding] = []
     stats: dict[str, float | int | None] = {}
     name, vname = names
@@ -320,6 +323,20 @@ def diagnose(
     if broken:  # the other statistics mean nothing on an exploding curve
         return Diagnosis(L.size, tuple(findings), stats)
 
+    with np.errstate(over="ignore", invalid="ignore"):  # losses near the float limit: inf ranges, no warnings
+        return _diagnose_finite(L, V, R, th, findings, stats, name, vname)
+
+
+def _diagnose_finite(
+    L: np.ndarray,
+    V: np.ndarray | None,
+    R: np.ndarray | None,
+    th: Thresholds,
+    findings: list[Finding],
+    stats: dict[str, float | int | None],
+    name: str,
+    vname: str,
+) -> Diagnosis:
     ev, stats["flip_fraction"] = _check_oscillation(L, th)
     if ev:
         findings.append(_finding("oscillation", ev, name))
@@ -336,10 +353,7 @@ def diagnose(
         else:
             ev += " (a training loss that climbs is not overfitting: suspect the learning rate)"
         findings.append(_finding("overfitting", ev, target_name))
-    if reference is not None:
-        R = np.asarray(reference, dtype=np.float64)
-        if R.ndim != 1 or R.size < th.min_points or not np.all(np.isfinite(R)):
-            raise ValueError(f"the reference curve needs at least {th.min_points} finite values")
+    if R is not None:
         ev, stats["reference_steps"] = _check_slow_vs_reference(L, R, th)
     else:
         ev, stats["points_per_decade"] = _check_slow(L, th)
