@@ -180,7 +180,7 @@ def test_cli_momentum_table_writes_curves_for_the_doctor(tmp_path: Path, capsys:
     pytest.importorskip("sklearn", reason="the digits data set needs the optional extra ravine[experiments]")
     assert cli(["reproduce", "momentum-table", "--seeds", "1", "--epochs", "2", "--curves", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "SGD + momentum  |       0.13      97.6%" in out and "direction, train loss" in out
+    assert "SGD + momentum   |       0.13     97.6% |" in out and "direction, train loss" in out
     sgd, mom = tmp_path / "sgd-seed0.csv", tmp_path / "momentum-seed0.csv"
     assert sgd.read_text().startswith("step,loss\n0,") and len(sgd.read_text().splitlines()) == 1 + 90
     assert cli(["doctor", str(sgd), "--reference", str(mom)]) == 1

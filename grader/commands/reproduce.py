@@ -105,12 +105,14 @@ def _momentum_table(args: argparse.Namespace) -> int:
           f"{c['epochs']} epochs = {c['steps']} steps; {c['n_train']} training images, stratified 80/20 split; "
           f"seeds 0..{len(table.seeds) - 1} (split, init, batch order; SGD and momentum share them)")
     print()
-    print(f"{'':16s}| {'lecture (MNIST)':^22s} | {'measured (digits), mean +- std over ' + str(len(table.seeds)) + ' seeds':^44s}")
-    print(f"{'optimizer':16s}| {'train loss':>10s} {'val acc':>10s} | {'train loss':>20s} {'val acc':>22s}")
-    print("-" * 16 + "+" + "-" * 24 + "+" + "-" * 45)
+    n = len(table.seeds)
+    print(f"{'':16s} | {'lecture (MNIST)':^20s} | {f'measured (digits), {n} seeds':^34s}")
+    print(f"{'optimizer':16s} | {'train loss':>10s} {'val acc':>9s} | {'train loss':>16s} {'val acc':>17s}")
+    print("-" * 17 + "+" + "-" * 22 + "+" + "-" * 35)
     for name, lm, ls, am, as_ in table.rows():
         lec = LECTURE_MOMENTUM_TABLE[name]
-        print(f"{name:16s}| {lec[0]:10.2f} {lec[1]:9.1f}% | {lm:11.3f} +- {ls:5.3f} {am:12.1f}% +- {as_:4.1f}")
+        print(f"{name:16s} | {lec[0]:10.2f} {lec[1]:8.1f}% | {lm:7.3f} +- {ls:5.3f} {am:8.1f}% +- {as_:4.1f}")
+    print(f"{'':16s}   (measured: mean +- sample std over seeds)")
     print()
     print("per seed (train loss / val acc):")
     for s, a, b, m, d in zip(table.seeds, table.sgd_loss, table.sgd_acc, table.mom_loss, table.mom_acc):
