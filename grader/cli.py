@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "gradescope": "grader.commands.gradescope",
     "assign": "grader.commands.assign",
     "verify": "grader.commands.verify",
+    "race": "grader.commands.race",
+    "reproduce": "grader.commands.reproduce",
+    "doctor": "grader.commands.doctor",
 }
 
 
