@@ -165,7 +165,7 @@ def test_p6_diverges_at_lr_and_converges_at_lr_over_10() -> None:
 
 
 def test_digits_momentum_table() -> None:
-    pytest.importorskip("sklearn", reason="the digits data set needs the optional extra ravine[experiments]")
+    pytest.importorskip("sklearn", reason="the digits data set needs scikit-learn (extras: test or experiments)")
     from solvers.lab.data import load_digits_split
 
     Xtr, ytr, Xv, yv = load_digits_split(seed=0)
@@ -177,7 +177,7 @@ def test_digits_momentum_table() -> None:
 
 
 def test_cli_momentum_table_writes_curves_for_the_doctor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("sklearn", reason="the digits data set needs the optional extra ravine[experiments]")
+    pytest.importorskip("sklearn", reason="the digits data set needs scikit-learn (extras: test or experiments)")
     assert cli(["reproduce", "momentum-table", "--seeds", "1", "--epochs", "2", "--curves", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "SGD + momentum   |       0.13     97.6% |" in out and "direction, train loss" in out
