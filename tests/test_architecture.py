@@ -1,0 +1,56 @@
+"""The direction of imports (DESIGN.md): solvers <- problems <- grader, and the leaves stay leaves."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = {"grader", "solvers", "problems"}
+STDLIB = set(sys.stdlib_module_names)
+
+
+def imported_top_levels(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def package_files(pkg: str):
+    return sorted((ROOT / pkg).rglob("*.py"))
+
+
+@pytest.mark.parametrize("pkg,forbidden", [("solvers", {"grader", "problems"}), ("problems", {"grader"})])
+def test_import_direction(pkg, forbidden):
+    offenders = {str(p.relative_to(ROOT)): sorted(imported_top_levels(p) & forbidden)
+                 for p in package_files(pkg) if imported_top_levels(p) & forbidden}
+    assert offenders == {}
+
+
+@pytest.mark.parametrize("leaf", ["solvers/rollout.py", "solvers/objectives.py", "grader/_child.py"])
+def test_leaves_import_only_stdlib_and_numpy(leaf):
+    names = imported_top_levels(ROOT / leaf)
+    assert names <= STDLIB | {"numpy", "__future__"}, names - STDLIB
+
+
+def test_leaves_do_not_use_relative_imports():
+    for leaf in ("solvers/rollout.py", "solvers/objectives.py", "grader/_child.py"):
+        tree = ast.parse((ROOT / leaf).read_text())
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0], leaf
+
+
+def test_check_startup_pays_for_neither_sympy_nor_matplotlib():
+    code = ("import sys, grader.cli; grader.cli.build_parser(); import grader.engine, grader.checks; "
+            "print(sorted(m for m in ('sympy', 'matplotlib', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
