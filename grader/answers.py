@@ -34,7 +34,7 @@ from grader.equivalence import DEFAULT_TIMEOUT, Verdict, compare
 from grader.formula import FormulaError, SymbolTable, Undefined, evaluate, parse
 from grader.results import TestResult
 
-__all__ = ["read_answers", "grade_answers", "grade_part", "answer_text", "NO_ANSWER"]
+__all__ = ["read_answers", "grade_answers", "grade_part", "answer_text", "answer_formats", "NO_ANSWER"]
 
 NO_ANSWER = "TODO"
 _MARKER = re.compile(r"^\s*>\s*\*\*\s*([A-Za-z0-9_]+\.[A-Za-z0-9_]+)\s*\*\*")
@@ -347,3 +347,56 @@ def grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: b
     if messages and results:
         results[0].output = "\n".join(messages) + "\n" + results[0].output
     return results
+
+
+def answer_formats(notebook: Any) -> list[tuple[str, bool, str]]:
+    """For ``ravine check``: does each answer *read* (parse)?  Never says whether it is right.
+
+    Returns (part id, ok, message) for every answer part of the bank, in bank order.
+    """
+    from problems import registry
+
+    from grader.derivcheck import DerivationError, parse_derivation
+
+    answers, _ = read_answers(notebook)
+    out: list[tuple[str, bool, str]] = []
+    for problem in registry.PROBLEMS.values():
+        for part in problem.parts:
+            if not part.graded_by_answers:
+                continue
+            text = answers.get(part.id)
+            if not text or not text.strip():
+                out.append((part.id, False, "no answer yet"))
+                continue
+            if part.kind == "text":
+                out.append((part.id, True, f"free text ({len(text)} characters), graded by the instructor"))
+            elif part.kind == "choice":
+                t = text.strip().strip("()[]. )").strip().lower()
+                keys = [c.key.lower() for c in part.choices]
+                ok = t in keys or any(c.text.lower() == t for c in part.choices)
+                out.append((part.id, ok, "reads as a choice" if ok else
+                            f"not one of the choices {', '.join(c.key for c in part.choices)}"))
+            elif part.kind == "derivation":
+                try:
+                    d = parse_derivation(text)
+                    table = SymbolTable.from_dict(part.table_data())
+                    for step in d.steps:
+                        parse(step.text, table)
+                    out.append((part.id, True, f"reads as a derivation of {len(d.steps)} steps"))
+                except (DerivationError, FormulaError) as exc:
+                    out.append((part.id, False, str(exc)))
+                except Exception as exc:  # noqa: BLE001 - a format check must not crash the report
+                    out.append((part.id, False, f"could not read: {type(exc).__name__}"))
+            else:
+                table = SymbolTable.from_dict(part.table_data())
+                candidate = text.replace("\n", " ")
+                m = _LABEL.match(candidate)
+                try:
+                    parse(candidate, table)
+                    out.append((part.id, True, "reads as a formula"))
+                except FormulaError as exc:
+                    if m and _parses(m.group(1), table):
+                        out.append((part.id, True, "reads as a formula"))
+                    else:
+                        out.append((part.id, False, str(exc)))
+    return out

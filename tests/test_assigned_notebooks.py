@@ -103,3 +103,24 @@ def test_secret_never_reaches_outputs(graded):
             assert SECRET not in p.read_text()
     for p in (tmp / "handout").rglob("*.ipynb"):
         assert SECRET not in p.read_text()
+
+
+def test_check_reports_whether_answers_read_without_grading_them(tmp_path):
+    a = subprocess.run([sys.executable, "-m", "grader", "assign", "--out", str(tmp_path)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert a.returncode == 0, a.stderr
+    path = tmp_path / "assignment.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        part = cell.metadata.get("ravine", {}).get("part")
+        if cell.cell_type == "markdown" and part == "P1.a":
+            cell.source = cell.source.splitlines()[0] + "\n\n1/lambda_max"  # wrong, but readable
+        if cell.cell_type == "markdown" and part == "TV.a":
+            cell.source = cell.source.splitlines()[0] + "\n\ng/(1-beta"
+    nbformat.write(nb, str(path))
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(path)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert "ok  P1.a: reads as a formula" in proc.stdout  # no verdict on a wrong answer
+    assert "--  TV.a: '(' is never closed" in proc.stdout
+    assert "--  P2.a: no answer yet" in proc.stdout
+    assert "one-over-lambda-max" not in proc.stdout

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.submission)
     try:
-        load_submission(path)  # a clear message for a file that cannot be graded at all
+        sub = load_submission(path)  # a clear message for a file that cannot be graded at all
     except SubmissionError as exc:
         print(f"ravine check: {path}: {exc}", file=sys.stderr)
         return 2
@@ -43,6 +43,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         hints = {e.function: e.hint for e in EXERCISES.values()}
         sys.stdout.write(render_text(result, hints=hints, public_only=True))
+    if sub.kind == "ipynb" and not args.json:
+        from ..engine import _is_assignment
+
+        if _is_assignment(sub.notebook):
+            from ..answers import answer_formats
+
+            print("\nAnswer parts (a format check only: whether each answer can be read; "
+                  "`ravine grade` decides whether it is right):")
+            for part_id, ok, message in answer_formats(sub.notebook):
+                mark = "ok " if ok else "-- "
+                print(f"  {mark} {part_id}: " + message.replace("\n", "\n        "))
     if args.plot:
         from ..plots import plot_trajectories
 
