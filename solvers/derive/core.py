@@ -313,8 +313,8 @@ def _numeric_equal(d: Any, domain: Domain, seed: int, samples: int) -> tuple[boo
 def _numeric_logic(a: Any, b: Any, rel: str, domain: Domain, seed: int, samples: int) -> tuple[bool, str]:
     syms = sorted(a.free_symbols | b.free_symbols, key=str)
     points = _Sampler(domain, seed).draw(syms, samples)
-    fa = sp.lambdify(syms, a, "math")
-    fb = sp.lambdify(syms, b, "math")
+    fa = sp.lambdify(syms, a, "mpmath")
+    fb = sp.lambdify(syms, b, "mpmath")
     agree_true = 0
     for p in points:
         args = [p[s] for s in syms]
