@@ -16,6 +16,8 @@ from typing import Sequence
 COMMANDS: dict[str, str] = {
     "check": "grader.commands.check",
     "grade": "grader.commands.grade",
+    "derive": "grader.commands.derive",
+    "manual": "grader.commands.manual",
 }
 
 

@@ -14,7 +14,7 @@ __all__ = ["stable_lr", "simulate_gd_edge", "simulate_optimal_fixed_lr"]
 
 X = sp.Function("x")
 x0, xt, xnext = sp.symbols("x_0 x_t x_{t+1}", real=True)
-f_sym, grad_sym, r_slow, K, theta = sp.symbols("f f'(x) r_slow K theta", real=True)
+f_sym, grad_sym, grad_t, r_slow, K, theta = sp.symbols("f f'(x) f'(x_t) r_slow K theta", real=True)
 lr_opt, rate = sp.symbols("lr_opt rate", positive=True)
 
 
@@ -59,10 +59,10 @@ def stable_lr() -> Derivation:
     steps = [
         Step(sp.Eq(f_sym, lam * x**2 / 2), "the 1-D model: a quadratic with curvature lam > 0", rel="given"),
         Step(sp.Eq(grad_sym, lam * x), "differentiate", via=lambda e: sp.Eq(grad_sym, sp.diff(e.rhs, x))),
-        Step(sp.Eq(xnext, xt - lr * grad_sym.subs(x, xt)), "gradient descent: x_{t+1} = x_t - lr f'(x_t)",
+        Step(sp.Eq(xnext, xt - lr * grad_t), "gradient descent: x_{t+1} = x_t - lr f'(x_t)",
              rel="given", label="gd"),
         Step(sp.Eq(xnext, xt - lr * lam * xt), "substitute f'(x_t) = lam x_t",
-             via=lambda e: e.subs(grad_sym, lam * xt)),
+             via=lambda e: e.subs(grad_t, lam * xt)),
         Step(sp.Eq(xnext, (1 - lr * lam) * xt), "factor out x_t", label="recurrence"),
         Step(sp.Eq(X(t), x0 * (1 - lr * lam) ** t), "solve the linear recurrence with x(0) = x_0 (rsolve)",
              via=lambda e: sp.Eq(X(t), sp.rsolve(X(t + 1) - (1 - lr * lam) * X(t), X(t), {X(0): x0}))),
