@@ -119,7 +119,8 @@ ANSWERS: dict[str, Answer] = {
         _ans("p3_escape_factor", 1 / (1 - beta), "p3", "momentum's speed-up escaping a saddle (small lr)", _BETA),
         _ans("p6_ratio", sp.Integer(10), "p6", "effective-lr factor when beta goes 0.9 -> 0.99"),
         _ans("p6_new_lr", lr / 10, "p6", "the lr that keeps the effective lr at beta = 0.99", _LR),
-        _ans("quiz_answer", sp.Symbol("b"), "quiz", "the oscillating ResNet: (b) ravine + step too large"),
+        _ans("quiz_answer", sp.Symbol("b"), "quiz", "the oscillating ResNet: (b) ravine + step too large",
+             "b is the option label of a multiple-choice question"),
     ]
 }
 

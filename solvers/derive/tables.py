@@ -100,8 +100,11 @@ def worked_tables() -> Derivation:
              "to a/(1+beta)",
              via=lambda e: sp.Eq(v_across, e.rhs.doit().replace(
                  lambda p: isinstance(p, sp.Piecewise), lambda p: p.args[0].expr))),
-        Step(sp.Eq(v_along, b / (1 - beta)), "along: the terminal velocity of a constant gradient (derivation "
-             "'terminal-velocity')", rel="given", label="along"),
+        Step(sp.Eq(v_along, b * sp.Sum(beta**k, (k, 0, sp.oo))), "along, t -> oo: v = b (1 + beta + beta^2 + ...)",
+             rel="given"),
+        Step(sp.Eq(v_along, b / (1 - beta)), "sum the geometric series: the terminal velocity b/(1-beta)",
+             via=lambda e: sp.Eq(v_along, e.rhs.doit().replace(
+                 lambda p: isinstance(p, sp.Piecewise), lambda p: p.args[0].expr)), label="along"),
         Step(sp.Eq(ratio, (1 + beta) / (1 - beta)),
              "persistence is amplified relative to oscillation by (1+beta)/(1-beta) = 19 at beta = 0.9",
              via=lambda e: sp.Eq(ratio, (e.rhs / b) / (1 / (1 + beta)))),
