@@ -143,6 +143,9 @@ def test_check_step_reports_the_deciding_method() -> None:
         check_step(Step(x + 1, "wrong"), x, dom)
     with pytest.raises(ValueError, match="reference is"):
         check_step(Step(x < 2, "implies", rel="=>"), x < 3, Domain(boxes={x: (-5, 5)}))
+    # Samples that never reach the boundary cannot tell x < 10 from x < 20: refuse, do not pass.
+    with pytest.raises(ValueError, match="inconclusive: all 256 random points fall inside"):
+        check_step(Step(x < 10, "too narrow", rel="<=>"), x < 20, Domain(boxes={x: (-1, 1)}))
 
 
 def test_unknown_name_lists_the_names() -> None:

@@ -53,7 +53,7 @@ NUMERIC_RTOL = 1e-8
 # fallback decides.
 SIMPLIFY_MAX_OPS = 400
 # ``simplify`` on relations is slow and rarely decides; only small conditions try it.
-SIMPLIFY_LOGIC_MAX_OPS = 24
+SIMPLIFY_LOGIC_MAX_OPS = 12
 
 
 @dataclass(frozen=True)
@@ -327,8 +327,10 @@ def _numeric_logic(a: Any, b: Any, rel: str, domain: Domain, seed: int, samples:
             return False, f"reference is {va} but step is {vb} at {where}"
         agree_true += va
     if agree_true == 0 or (rel == "<=>" and agree_true == samples):
-        # A check where every sample falls on one side proves nothing: widen it.
-        pass
+        # Every sample on one side of the boundary proves nothing: the domain boxes must straddle it.
+        side = "outside" if agree_true == 0 else "inside"
+        return False, (f"inconclusive: all {samples} random points fall {side} the region; widen the "
+                       "domain's sampling boxes so they straddle the boundary")
     return True, f"{samples} random points in the domain agree ({agree_true} inside the region)"
 
 
