@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,17 +44,23 @@ def main() -> int:
     parser.add_argument("--no-simulate", action="store_true")
     args = parser.parse_args()
     walls = []
+    cpus = []
     last = {}
     for _ in range(args.repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", CHILD, "0" if args.no_simulate else "1"], cwd=ROOT,
                               capture_output=True, text=True, check=True)
         walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
         last = json.loads(proc.stdout)
     print(f"all {len(last['per'])} derivations ({last['steps']} steps) verified from a cold start, "
           f"simulations {'off' if args.no_simulate else 'on'}:")
     print(f"  wall time per run: min {min(walls):.2f} s, median {statistics.median(walls):.2f} s "
           f"over {args.repeat} runs (includes interpreter start and `import sympy`)")
+    print(f"  CPU time per run (user+sys): min {min(cpus):.2f} s, median {statistics.median(cpus):.2f} s; "
+          f"load average at the end {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(f"  last run: import solvers.derive {last['import']:.2f} s, in-process total {last['total_in_process']:.2f} s")
     for name, sec in sorted(last["per"].items(), key=lambda kv: -kv[1]):
         print(f"    {name:<20} {sec:6.2f} s")

@@ -110,6 +110,15 @@ def test_a_wrong_closed_form_is_caught_and_named() -> None:
         derive.verify_derivation(broken, simulate=False)
 
 
+def test_a_wrong_induction_step_is_caught() -> None:
+    d = derive.get("terminal-velocity")
+    idx = next(i for i, s in enumerate(d.steps, 1) if s.why.startswith("beta times the sum"))
+    gf, k = sp.Function("g"), sp.Symbol("k", integer=True, nonnegative=True)
+    wrong = sp.Eq(sp.Function("v")(t + 1), sp.Sum(beta ** (t - k) * gf(k), (k, 0, t + 1)))  # one term too many
+    with pytest.raises(derive.StepCheckError, match=f"'terminal-velocity', step {idx} "):
+        derive.verify_derivation(_replace_step(d, idx, expr=wrong), simulate=False)
+
+
 def test_a_wrong_nesterov_correction_is_caught() -> None:
     d = derive.get("nesterov-correction")
     idx = next(i for i, s in enumerate(d.steps, 1) if s.label == "recurrence")

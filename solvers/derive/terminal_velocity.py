@@ -66,12 +66,23 @@ def ema_unrolling_steps() -> list[Step]:
     def closed(tt: int) -> sp.Expr:
         return sp.Add(*[beta ** (tt - 1 - j) * G[j] for j in range(tt)])
 
+    gf = sp.Function("g")
+
+    def unrolled(tt: sp.Expr) -> sp.Expr:
+        return sp.Sum(beta ** (tt - 1 - k) * gf(k), (k, 0, tt - 1))
+
     return [
-        Step(sp.Eq(V(t + 1), beta * V(t) + sp.Function("g")(t)),
+        Step(sp.Eq(V(t + 1), beta * V(t) + gf(t)),
              "generic gradients g_0, g_1, ...: v_{t+1} = beta v_t + g_t, v_0 = 0", rel="given", label="ema-rec"),
+        Step(sp.Eq(V(t), unrolled(t)), "claim v_t = sum_{k<t} beta^(t-1-k) g_k; it holds at t = 0 (empty sum, "
+             "v_0 = 0). Induction hypothesis:", rel="given", label="hyp"),
+        Step(sp.Eq(V(t + 1), beta * unrolled(t) + gf(t)), "insert the hypothesis into the recurrence",
+             against="ema-rec", via=lambda e: sp.Eq(e.lhs, e.rhs.subs(V(t), unrolled(t)))),
+        Step(sp.Eq(V(t + 1), unrolled(t + 1)), "beta times the sum plus g_t is the same sum one step later: the "
+             "claim at t + 1 (induction step)"),
         Step(sp.Matrix([closed(tt) for tt in range(1, N_UNROLL + 1)]),
-             f"run the recurrence for t = 1..{N_UNROLL} with symbolic g_k: v_t = sum_k beta^(t-1-k) g_k "
-             "(the induction step: beta * sum_(k<t) beta^(t-1-k) g_k + g_t = sum_(k<=t) beta^(t-k) g_k)",
+             f"cross-check: run the recurrence for t = 1..{N_UNROLL} with symbolic g_0..g_5 and compare with "
+             "sum_k beta^(t-1-k) g_k",
              via=recurrence),
         Step(sp.Eq(sp.Symbol("weights_sum"), sp.Sum(beta ** (t - 1 - k), (k, 0, t - 1))),
              "the weights v_t gives g_0..g_{t-1}", rel="given"),
