@@ -38,6 +38,7 @@ __all__ = [
     "SimulationResult",
     "Derivation",
     "StepReport",
+    "SimulationReport",
     "Report",
     "StepCheckError",
     "SimulationError",
@@ -48,7 +49,9 @@ __all__ = [
 Relation = Literal["given", "=", "<=>", "=>"]
 
 NUMERIC_SAMPLES = 256
-NUMERIC_RTOL = 1e-8
+# Absolute tolerance on |difference| at a sample (evaluated with mpmath at 15 digits; the
+# domains keep magnitudes modest, so round-off stays far below it).
+NUMERIC_ATOL = 1e-8
 # Above this operation count ``simplify`` is skipped (too slow) and the numeric
 # fallback decides.
 SIMPLIFY_MAX_OPS = 400
@@ -184,12 +187,6 @@ class SimulationError(AssertionError):
 # --- comparison helpers -----------------------------------------------------------
 
 
-def _is_condition(obj: Any) -> bool:
-    return isinstance(obj, (sp.logic.boolalg.Boolean,)) and not isinstance(obj, sp.Symbol) and not isinstance(
-        obj, sp.Eq
-    )
-
-
 def _difference(a: Any, b: Any) -> Any:
     """The quantity that must vanish for ``a = b`` (see the module docstring)."""
     a_eq, b_eq = isinstance(a, sp.Equality), isinstance(b, sp.Equality)
@@ -322,7 +319,7 @@ def _numeric_equal(d: Any, domain: Domain, seed: int, samples: int) -> tuple[boo
         else:
             v = _evaluate(d, p)
         mag = float(np.max(np.abs(v)))
-        if not np.isfinite(mag) or mag > NUMERIC_RTOL:
+        if not np.isfinite(mag) or mag > NUMERIC_ATOL:
             where = ", ".join(f"{s}={p[s]:.6g}" for s in syms)
             return False, f"differs by {mag:.3g} at {where}"
         worst = max(worst, mag)

@@ -17,7 +17,7 @@ from .core import Derivation, Domain, Simulation, SimulationResult, Step
 from .heavy_ball import iteration_matrix
 from .nesterov import CORRECTION, nesterov_steps, simulate_torch_lookahead
 from .registry import register
-from .symbols import beta, epsilon, kappa, lam, lambda_max, lambda_min, lr, t, x, y, z
+from .symbols import beta, epsilon, kappa, lam, lambda_max, lr, t, x, y, z
 from .terminal_velocity import simulate_terminal_velocity, terminal_velocity
 
 __all__ = [
