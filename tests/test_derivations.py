@@ -135,6 +135,13 @@ def test_a_reference_to_a_missing_label_is_an_error() -> None:
         derive.verify_derivation(broken, simulate=False)
 
 
+def test_a_result_that_no_step_derives_is_refused() -> None:
+    d = derive.get("p6")
+    d = dataclasses.replace(d, results={**d.results, "made_up": lr / 7})
+    with pytest.raises(derive.ResultError, match="'p6', result 'made_up': lr/7 does not appear in any checked step"):
+        derive.verify_derivation(d, simulate=False)
+
+
 def test_a_disagreeing_simulation_is_named() -> None:
     d = derive.get("p6")
     d = dataclasses.replace(d, simulations=[Simulation("always-off", "x", lambda: SimulationResult(False, "off by 3"))])

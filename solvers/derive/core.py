@@ -41,6 +41,7 @@ __all__ = [
     "SimulationReport",
     "Report",
     "StepCheckError",
+    "ResultError",
     "SimulationError",
     "verify_derivation",
     "check_step",
@@ -173,6 +174,15 @@ class StepCheckError(AssertionError):
             f"derivation {derivation!r}, step {index}{label} ({step.why!r}) does not follow "
             f"({step.rel}): {detail}"
         )
+
+
+class ResultError(AssertionError):
+    """A declared result is not the outcome of any checked step (it would be a bare claim)."""
+
+    def __init__(self, derivation: str, result: str, detail: str):
+        self.derivation = derivation
+        self.result = result
+        super().__init__(f"derivation {derivation!r}, result {result!r}: {detail}")
 
 
 class SimulationError(AssertionError):
@@ -397,8 +407,34 @@ def check_step(
     raise ValueError(f"unknown relation {step.rel!r}")
 
 
+def _candidates(expr: Any) -> list[Any]:
+    """The expression and its visible parts: Eq/relation sides, And terms, matrix entries."""
+    out = [expr]
+    if isinstance(expr, sp.MatrixBase):
+        out += list(expr)
+    if isinstance(expr, sp.core.relational.Relational):
+        out += [expr.lhs, expr.rhs]
+    if isinstance(expr, sp.And):
+        for arg in expr.args:
+            out += _candidates(arg)
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
+        return (isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase) and a.shape == b.shape
+                and all(sp.cancel(u - v) == 0 for u, v in zip(a, b)))
+    if isinstance(a, sp.logic.boolalg.Boolean) or isinstance(b, sp.logic.boolalg.Boolean):
+        return bool(a == b)
+    try:
+        return bool(sp.cancel(sp.sympify(a) - sp.sympify(b)) == 0)
+    except (TypeError, ValueError, sp.PolynomialError):
+        return False
+
+
 def verify_derivation(d: Derivation, *, simulate: bool = True, seed: int = 0) -> Report:
-    """Check every step (and run the simulations); raise on the first failure."""
+    """Check every step, that every declared result is the outcome of a checked step, and run the
+    simulations; raise on the first failure (StepCheckError, ResultError, SimulationError)."""
     t0 = time.perf_counter()
     labels: dict[str, Any] = {}
     reports: list[StepReport] = []
@@ -422,6 +458,12 @@ def verify_derivation(d: Derivation, *, simulate: bool = True, seed: int = 0) ->
         if step.label:
             labels[step.label] = step.expr
         previous = step.expr
+    for key, value in d.results.items():
+        if isinstance(value, sp.Symbol):
+            continue  # a verdict label (the quiz's "b"), not a formula
+        if not any(_same(c, value) for s, r in zip(d.steps, reports) if r.method != "given"
+                   for c in _candidates(s.expr)):
+            raise ResultError(d.name, key, f"{value} does not appear in any checked step")
     sims: list[SimulationReport] = []
     if simulate:
         for sim in d.simulations:

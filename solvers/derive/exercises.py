@@ -82,7 +82,9 @@ def p1() -> Derivation:
         "the error along the slow direction y shrink per step, and how many steps does it take to shrink it by "
         "epsilon = 1e-6? (c) Compare with kappa/2 ln(1/epsilon).",
         summary="lr < 2/100 = 0.02; factor 0.98; 684 steps (approximation 690.8).",
-        steps=steps, domain=Domain(boxes={lambda_max: (0.5, 200.0), kappa: (2.5, 500.0), epsilon: (1e-9, 0.5)}),
+        steps=steps, domain=Domain(boxes={lambda_max: (0.5, 200.0), kappa: (2.5, 500.0), epsilon: (1e-9, 0.5)},
+                                    text=("lr > 0", "lambda_max = 100, lambda_min = 1, kappa = 100",
+                                          "epsilon = 1e-6")),
         convention="x <- x - lr grad f(x).",
         answer=f"(a) lr < 2/lambda_max = 0.02. (b) 1 - 2/kappa = 0.98 per step; K = ln(1e-6)/ln(0.98) = 683.8, "
         f"so {P1_ITERATIONS} steps. (c) kappa/2 ln(1/epsilon) = 690.8: the estimate is within 1%. At exactly "
@@ -151,6 +153,7 @@ def _small_step_limit(p: sp.Expr) -> sp.Expr:
     return sp.limit(expr, lr, 0).subs(c, 1 - beta)
 
 
+z_plus = sp.Symbol("z_+", positive=True)
 escape_rate = sp.Symbol("lim_(z_+ - 1)/(lr*mu)", positive=True)
 
 
@@ -165,6 +168,8 @@ def p3() -> Derivation:
         Step(sp.Eq(p_at, -beta * lr * mu), "evaluate at SGD's growth factor 1 + lr*mu: negative, so (p -> +oo) a "
              "root of p exceeds it -- momentum escapes faster than SGD",
              via=lambda p: sp.Eq(p_at, sp.expand(p.subs(z, 1 + lr * mu)))),
+        Step(sp.Eq(z_plus, root), "the larger root (quadratic formula)", against="p",
+             via=lambda p: sp.Eq(z_plus, _larger_root(p))),
         Step(sp.Eq(escape_rate, 1 / (1 - beta)),
              "for small steps the larger root z_+ is 1 + lr*mu/(1-beta): lim (z_+ - 1)/(lr mu) as lr -> 0; the "
              "escape runs at the effective lr", against="p", via=lambda p: sp.Eq(escape_rate, _small_step_limit(p))),
@@ -179,7 +184,9 @@ def p3() -> Derivation:
         summary="A persistent push along a negative-curvature direction accumulates (growth 1 + lr mu/(1-beta)); "
         "at a strict minimum all curvatures are positive and the momentum iteration contracts.",
         steps=steps,
-        domain=Domain(boxes={beta: (0.0, 0.999), lr: (1e-3, 2.0), mu: (0.05, 3.0)}),
+        domain=Domain(boxes={beta: (0.0, 0.999), lr: (1e-3, 2.0), mu: (0.05, 3.0)},
+                      text=("lr > 0", "0 <= beta < 1", "saddle direction: curvature -mu < 0",
+                            "strict minimum: every curvature lam > 0")),
         convention="heavy ball v <- beta v + grad f(x), x <- x - lr v.",
         answer="At a saddle the gradient along the escape direction keeps the same sign, so momentum accumulates it "
         "and the escape accelerates (per-step growth 1 + lr mu/(1 - beta) instead of 1 + lr mu), whereas at a "
@@ -244,6 +251,7 @@ def p4() -> Derivation:
         summary="SGD crawls along the valley floor (f ~ 0.02 after 3000 steps); momentum reaches f < 1e-3 in "
         "~570 steps and 1e-12 by the end.",
         steps=steps, convention="x <- x - lr grad f (SGD); v <- beta v + grad f, x <- x - lr v (momentum).",
+        domain=Domain(text=("f = (1 - x)^2 + 100 (y - x^2)^2", "lr = 1e-3, beta = 0.9, start (-1.2, 1)")),
         answer="SGD quickly drops into the curved valley and then crawls along its flat floor (the slow curvature "
         "0.4 against 1000 across: kappa ~ 2500), still far from (1, 1) after 3000 steps. Momentum accumulates the "
         "persistent along-valley gradient (effective lr x10) while the across-valley swings cancel, so it follows "
@@ -267,7 +275,8 @@ def p5() -> Derivation:
         summary="With y = x - lr beta v: d_t = beta d_{t-1} + g_t + beta (g_t - g_{t-1}), y <- y - lr d_t; "
         "the correction is beta (g_t - g_{t-1}) in the velocity, -lr beta (g_t - g_{t-1}) in the position.",
         steps=nesterov_steps(),
-        domain=Domain(boxes={lr: (1e-3, 2.0), beta: (0.0, 0.999)}),
+        domain=Domain(boxes={lr: (1e-3, 2.0), beta: (0.0, 0.999)},
+                      text=("lr > 0", "0 <= beta < 1", "g_t: any gradient sequence (g_t is taken at y_t)")),
         convention="v <- beta v + grad f(x - lr beta v), x <- x - lr v; g_t = grad f(y_t).",
         answer="In the look-ahead variable y_t = x_t - lr beta v_t, Nesterov is classical momentum evaluated at "
         "y_t plus the gradient-correction term beta (g_t - g_{t-1}) added to the velocity: d_t = beta d_{t-1} + "
@@ -322,7 +331,7 @@ def p6() -> Derivation:
         statement="P6. A practitioner raises momentum from 0.9 to 0.99 and the run NaNs. Without changing beta "
         "back, what should they change, by how much, and why?",
         summary="The effective lr lr/(1-beta) grows 10x: divide lr by 10.",
-        steps=steps, domain=Domain(boxes={beta: (0.0, 0.999)}),
+        steps=steps, domain=Domain(boxes={beta: (0.0, 0.999)}, text=("lr > 0", "beta: 0.9 -> 0.99")),
         convention="v <- beta v + g, x <- x - lr v (torch).",
         answer="At terminal velocity each step is lr g/(1 - beta): 10 lr at beta = 0.9, 100 lr at beta = 0.99. "
         "The effective learning rate jumped 10x, which overshoots (and overflows) along persistent directions. "
@@ -369,7 +378,8 @@ def quiz() -> Derivation:
         "cause? (a) vanishing gradients; (b) a ravine with a step too large for its steep direction; (c) bad data "
         "shuffling; (d) saddle points.",
         summary="(b): at lr near 2/lambda_max the steep direction's factor is ~ -1, a sustained oscillation.",
-        steps=steps, domain=Domain(boxes={beta: (0.0, 0.999)}),
+        steps=steps, domain=Domain(boxes={beta: (0.0, 0.999)},
+                                   text=("lam = lambda_max > 0: the steepest curvature", "0 <= beta < 1")),
         convention="x <- x - lr grad f.",
         answer="(b) ravine + step too large: along the steep direction GD multiplies the error by 1 - lr lambda_max "
         "~ -1, a stable oscillation. (a) Vanishing gradients would flatten the loss, not make it oscillate; (c) bad "

@@ -16,6 +16,7 @@ xt, vt, yt, vnext = sp.symbols("x_t v_t y_t v_{t+1}", real=True)
 gt, gprev = sp.symbols("g_t g_{t-1}", real=True)
 dt, dprev, d0 = sp.symbols("d_t d_{t-1} d_0", real=True)
 ynext = sp.Symbol("y_{t+1}", real=True)
+corr, extra = sp.symbols("correction velocity_extra", real=True)
 N_UNROLL = 5
 G = sp.symbols(f"g_0:{N_UNROLL}", real=True)
 x0 = sp.Symbol("x_0", real=True)
@@ -78,6 +79,11 @@ def nesterov_steps() -> list[Step]:
              "beta (g_t - g_{t-1}), y_{t+1} = y_t - lr d_t; in the position the correction is "
              "-lr beta (g_t - g_{t-1})", against="recurrence",
              via=lambda e: sp.Matrix([sp.solve(e, dt)[0], yt - lr * sp.solve(e, dt)[0]]), label="correction-form"),
+        Step(sp.Eq(corr, CORRECTION), "the correction: the position update minus the momentum step "
+             "y_t - lr (beta d_{t-1} + g_t)", against="correction-form",
+             via=lambda m: sp.Eq(corr, m[1] - (yt - lr * (beta * dprev + gt)))),
+        Step(sp.Eq(extra, beta * (gt - gprev)), "the same in the velocity: d_t minus beta d_{t-1} + g_t",
+             against="correction-form", via=lambda m: sp.Eq(extra, m[0] - (beta * dprev + gt))),
         Step(_correction_positions(),
              f"expand both forms for t = 1..{N_UNROLL} with a generic gradient sequence g_0..g_{N_UNROLL - 1} "
              "(look-ahead form on the left, correction form on the right): the iterates agree",

@@ -46,6 +46,9 @@ _LATEX_BY_NAME = {
     "g_nesterov": r"g_{\mathrm{nag}}",
     "V_inf": r"V_\infty",
     "mu": r"\mu",
+    "z_+": r"z_+",
+    "correction": r"\text{correction}",
+    "velocity_extra": r"\text{extra}_t",
 }
 
 

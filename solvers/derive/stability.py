@@ -15,7 +15,7 @@ __all__ = ["stable_lr", "simulate_gd_edge", "simulate_optimal_fixed_lr"]
 X = sp.Function("x")
 x0, xt, xnext = sp.symbols("x_0 x_t x_{t+1}", real=True)
 f_sym, grad_sym, grad_t, r_slow, K, theta = sp.symbols("f f'(x) f'(x_t) r_slow K theta", real=True)
-lr_opt, rate = sp.symbols("lr_opt rate", positive=True)
+lr_opt, rate, K_approx = sp.symbols("lr_opt rate K_approx", positive=True)
 
 
 def simulate_gd_edge(*, factor_below: float = 0.99, factor_above: float = 1.01, steps: int = 400) -> SimulationResult:
@@ -96,8 +96,12 @@ def stable_lr() -> Derivation:
              rel="given"),
         Step(sp.Eq(K, sp.log(epsilon) / sp.log(1 - 2 / kappa)), "solve for K (take logarithms)",
              via=lambda e: sp.Eq(K, sp.solve(e, K)[0]), label="K"),
+        Step(sp.Eq(K_approx, kappa / 2 * sp.log(1 / epsilon)),
+             "large kappa: keep the leading term of the series -ln(1 - 2/kappa) = 2/kappa + 2/kappa^2 + ...",
+             via=lambda e: sp.Eq(K_approx, sp.log(epsilon) / sp.series(sp.log(1 - 2 / kappa), kappa, sp.oo, 2)
+                                 .removeO())),
         Step(sp.Eq(sp.Limit(K / (kappa / 2 * sp.log(1 / epsilon)), kappa, sp.oo), 1),
-             "for large kappa, -ln(1 - 2/kappa) ~ 2/kappa, so K ~ kappa/2 ln(1/epsilon)",
+             "and the ratio of the exact count to the estimate tends to 1", against="K",
              via=lambda e: sp.Eq(sp.Limit(K / (kappa / 2 * sp.log(1 / epsilon)), kappa, sp.oo),
                                  sp.expand_log(sp.limit(e.rhs / (kappa / 2 * sp.log(1 / epsilon)), kappa, sp.oo),
                                                force=True))),
