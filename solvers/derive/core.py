@@ -461,8 +461,9 @@ def verify_derivation(d: Derivation, *, simulate: bool = True, seed: int = 0) ->
     for key, value in d.results.items():
         if isinstance(value, sp.Symbol):
             continue  # a verdict label (the quiz's "b"), not a formula
-        if not any(_same(c, value) for s, r in zip(d.steps, reports) if r.method != "given"
-                   for c in _candidates(s.expr)):
+        pool = [c for s, r in zip(reversed(d.steps), reversed(reports)) if r.method != "given"
+                for c in _candidates(s.expr)]
+        if not (any(c == value for c in pool) or any(_same(c, value) for c in pool)):
             raise ResultError(d.name, key, f"{value} does not appear in any checked step")
     sims: list[SimulationReport] = []
     if simulate:

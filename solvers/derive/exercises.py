@@ -14,9 +14,10 @@ import sympy as sp
 from .. import objectives, rules
 from ..rollout import NonFiniteError
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
-from .heavy_ball import iteration_matrix
+from .heavy_ball import heavy_ball_quadratic, iteration_matrix
 from .nesterov import CORRECTION, nesterov_steps, simulate_torch_lookahead
 from .registry import register
+from .stability import stable_lr
 from .symbols import beta, epsilon, kappa, lam, lambda_max, lr, t, x, y, z
 from .terminal_velocity import simulate_terminal_velocity, terminal_velocity
 
@@ -54,26 +55,28 @@ def _simulate_p1() -> SimulationResult:
 @register("p1")
 def p1() -> Derivation:
     H = sp.diag(100, 1)
+    src = stable_lr().results  # the verified formulas this exercise applies
     k_exact = sp.log(P1_EPSILON) / sp.log(1 - sp.Rational(2, P1_KAPPA))
     steps = [
         Step(H, "the Hessian of f = 1/2 (100 x^2 + y^2)", rel="given"),
         Step(sp.Matrix([1, 100]), "its eigenvalues: lambda_min = 1, lambda_max = 100, kappa = 100",
              via=lambda h: sp.Matrix(sorted(h.eigenvals(multiple=True)))),
-        Step(sp.Eq(lr_max, 2 / lambda_max), "largest stable lr (derivation 'stable-lr')", rel="given",
+        Step(sp.Eq(lr_max, src["stable_lr"]), "largest stable lr (derivation 'stable-lr')", rel="given",
              label="lr-max"),
         Step(sp.Eq(lr_max, sp.Rational(1, 50)), "lambda_max = 100", via=lambda e: e.subs(lambda_max, 100)),
-        Step(sp.Eq(r_slow, 1 - 2 / kappa), "slow-direction factor at that lr (derivation 'stable-lr')",
+        Step(sp.Eq(r_slow, src["slow_contraction"]), "slow-direction factor at that lr (derivation 'stable-lr')",
              rel="given"),
         Step(sp.Eq(r_slow, sp.Rational(49, 50)), "kappa = 100", via=lambda e: e.subs(kappa, P1_KAPPA)),
-        Step(sp.Eq(K, sp.log(epsilon) / sp.log(1 - 2 / kappa)), "steps to shrink the slow error by epsilon",
+        Step(sp.Eq(K, src["iterations_to_epsilon"]), "steps to shrink the slow error by epsilon (derivation "
+             "'stable-lr')",
              rel="given", label="K"),
         Step(sp.Eq(K, k_exact), "epsilon = 1e-6, kappa = 100",
              via=lambda e: e.subs({epsilon: P1_EPSILON, kappa: P1_KAPPA})),
         Step(sp.Eq(K_int, P1_ITERATIONS), "round up (K = 683.8...)",
              via=lambda e: sp.Eq(K_int, sp.ceiling(sp.N(e.rhs, 30)))),
         Step(sp.Eq(K_approx, 50 * sp.log(10**6)), "compare kappa/2 ln(1/epsilon) = 690.8", against="K",
-             via=lambda e: sp.Eq(K_approx, (kappa / 2 * sp.log(1 / epsilon)).subs({kappa: P1_KAPPA,
-                                                                                     epsilon: P1_EPSILON}))),
+             via=lambda e: sp.Eq(K_approx, src["iterations_to_epsilon_approx"].subs({kappa: P1_KAPPA,
+                                                                                      epsilon: P1_EPSILON}))),
     ]
     return Derivation(
         name="p1", title="P1: stable learning rate and iteration count on the ravine",
@@ -173,7 +176,7 @@ def p3() -> Derivation:
         Step(sp.Eq(escape_rate, 1 / (1 - beta)),
              "for small steps the larger root z_+ is 1 + lr*mu/(1-beta): lim (z_+ - 1)/(lr mu) as lr -> 0; the "
              "escape runs at the effective lr", against="p", via=lambda p: sp.Eq(escape_rate, _small_step_limit(p))),
-        Step(sp.And(lr * lam > 0, lr * lam < 2 * (1 + beta)),
+        Step(sp.And(lr * lam > 0, lr * lam < heavy_ball_quadratic().results["heavy_ball_region_upper"]),
              "at a strict minimum every curvature lam > 0; inside this region (derivation 'heavy-ball') both roots "
              "lie inside the unit circle, so the iterates return to the minimum", rel="given"),
     ]
@@ -318,7 +321,8 @@ def _simulate_p6() -> SimulationResult:
 def p6() -> Derivation:
     b_old, b_new = sp.Rational(9, 10), sp.Rational(99, 100)
     steps = [
-        Step(sp.Eq(sp.Symbol("lr_eff"), lr / (1 - beta)), "effective lr (derivation 'terminal-velocity')",
+        Step(sp.Eq(sp.Symbol("lr_eff"), terminal_velocity().results["effective_lr"]),
+             "effective lr (derivation 'terminal-velocity')",
              rel="given", label="eff"),
         Step(sp.Eq(ratio, 10), "raising beta from 0.9 to 0.99 multiplies it by (1 - 0.9)/(1 - 0.99)",
              via=lambda e: sp.Eq(ratio, e.rhs.subs(beta, b_new) / e.rhs.subs(beta, b_old))),
