@@ -8,12 +8,15 @@ import json
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from solvers import derive
+from solvers import derive, objectives, rules
 from solvers.derive import answers
 from solvers.derive.core import Derivation, Domain, Simulation, SimulationResult, Step, check_step
 from solvers.derive.render import render
 from solvers.derive.symbols import beta, g, lam, lr, t, x
+from solvers.rollout import NonFiniteError
 
 EXPECTED = [
     "stable-lr", "heavy-ball", "terminal-velocity", "nesterov-correction", "saddles", "worked-tables",
@@ -254,3 +257,28 @@ def test_renderers_show_every_step_with_its_check(reports: dict[str, derive.Repo
     assert tex.startswith(r"\section{Nesterov") and r"\eta" in tex and tex.count(r"\item") >= len(report.steps)
     with pytest.raises(ValueError, match="unknown format 'html'"):
         render(report, "html")
+
+
+# --- the stability answers predict the reference rules (property test) -----------------
+
+def _final_abs(variant: str, lr_value: float, beta_value: float, steps: int = 4000) -> float:
+    obj = objectives.build({"kind": "quad1d", "a": 1.0})
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            traj = rules.trajectory(variant, np.array([1.0]), obj.grad, lr=lr_value, beta=beta_value, steps=steps)
+    except NonFiniteError:
+        return float("inf")
+    return float(abs(traj[-1, 0]))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(beta_value=st.floats(0.0, 0.95), factor=st.floats(0.02, 2.0))
+def test_stability_regions_predict_the_reference_rules(beta_value: float, factor: float) -> None:
+    assume(abs(factor - 1.0) > 0.05)  # stay clear of the boundary, where convergence is arbitrarily slow
+    for variant, answer in (("momentum", "heavy_ball_region_upper"), ("nesterov", "nesterov_region_upper")):
+        edge = answers.get(answer).evaluate(beta=beta_value)
+        x_final = _final_abs(variant, factor * edge, beta_value)
+        if factor < 1:
+            assert x_final < 1e-2, (variant, beta_value, factor, x_final)
+        else:
+            assert x_final > 1e2, (variant, beta_value, factor, x_final)
