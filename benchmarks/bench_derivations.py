@@ -29,10 +29,11 @@ import solvers.derive as D
 t_import = time.perf_counter() - t0
 simulate = sys.argv[1] == "1"
 per = {}
+steps = 0
 for name in D.names():
     r = D.verify(name, simulate=simulate)
     per[name] = round(r.seconds, 3)
-steps = sum(len(D.get(n).steps) for n in D.names())
+    steps += len(r.steps)
 print(json.dumps({"import": round(t_import, 3), "total_in_process": round(time.perf_counter() - t0, 3),
                   "per": per, "steps": steps}))
 """

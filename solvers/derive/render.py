@@ -132,7 +132,8 @@ def render_text(report: Report) -> str:
         out += ["", "Simulations (reference rules):"]
         out += [f"  - {s['name']}: {s['detail']}" for s in d["simulations"]]
     checks = ", ".join(f"{k} {v}" for k, v in d["checks"].items())
-    out += ["", f"Verified: {len(d['steps'])} steps ({checks}), {len(d['simulations'])} simulations, "
+    n_sims = len(d["simulations"])
+    out += ["", f"Verified: {len(d['steps'])} steps ({checks}), {n_sims} simulation{'' if n_sims == 1 else 's'}, "
                 f"{d['seconds']:.2f} s"]
     return "\n".join(out) + "\n"
 
