@@ -17,6 +17,8 @@ __all__ = [
     "LRP_X0",
     "simulate_stability_regions",
     "simulate_polyak_rate",
+    "simulate_polyak_optimal",
+    "worst_case_rate",
     "simulate_lrp_cycle",
 ]
 
@@ -138,6 +140,42 @@ def simulate_polyak_rate(*, lmin: float = 1.0, lmax: float = 100.0, steps: int =
     )
 
 
+def worst_case_rate(lr_value: np.ndarray, beta_value: np.ndarray, lams: np.ndarray) -> np.ndarray:
+    """max over lams of the heavy-ball root modulus, vectorised over (lr, beta) arrays."""
+    lr_b, beta_b, lam_b = np.broadcast_arrays(lr_value[..., None], beta_value[..., None], lams)
+    b = 1 + beta_b - lr_b * lam_b
+    root = np.sqrt((b * b - 4 * beta_b).astype(complex))
+    return np.maximum(np.abs((b + root) / 2), np.abs((b - root) / 2)).max(axis=-1)
+
+
+def simulate_polyak_optimal(*, lmin: float = 1.0, lmax: float = 100.0) -> SimulationResult:
+    """Grid search over (lr, beta): no tuning beats Polyak's worst-case rate on the spectrum [lmin, lmax]."""
+    lr_p, beta_p, rate_p = polyak_params(lmin, lmax)
+    lams = np.linspace(lmin, lmax, 41)
+    at_polyak = float(worst_case_rate(np.array(lr_p), np.array(beta_p), lams))
+    lrs = np.linspace(1e-4, 2 * (1 + 0.99) / lmax, 120)  # up to the stability edge at beta = 0.99
+    betas = np.linspace(0.0, 0.99, 120)
+    grid_lr, grid_beta = np.meshgrid(lrs, betas, indexing="ij")
+    rho = worst_case_rate(grid_lr, grid_beta, lams)
+    i, j = np.unravel_index(int(rho.argmin()), rho.shape)
+    # refine around the coarse optimum
+    fine_lr, fine_beta = np.meshgrid(np.linspace(lrs[max(i - 2, 0)], lrs[min(i + 2, len(lrs) - 1)], 60),
+                                     np.linspace(betas[max(j - 2, 0)], betas[min(j + 2, len(betas) - 1)], 60),
+                                     indexing="ij")
+    fine = worst_case_rate(fine_lr, fine_beta, lams)
+    k = np.unravel_index(int(fine.argmin()), fine.shape)
+    best = float(fine[k])
+    ok = abs(at_polyak - rate_p) < 1e-6 and best >= rate_p - 1e-6 and best <= rate_p * 1.002
+    return SimulationResult(
+        ok,
+        f"kappa = {lmax / lmin:g}: worst-case root modulus at Polyak's (lr, beta) = ({lr_p:.5f}, {beta_p:.5f}) is "
+        f"{at_polyak:.6f}; the best of a {120 * 120} + {60 * 60} point grid is {best:.6f} at "
+        f"({float(fine_lr[k]):.5f}, {float(fine_beta[k]):.5f}): nothing beats (sqrt(kappa)-1)/(sqrt(kappa)+1) = "
+        f"{rate_p:.6f}",
+        {"rate_at_polyak": at_polyak, "grid_best": best, "predicted": rate_p},
+    )
+
+
 def _polyak_solution(system: sp.Matrix) -> sp.Matrix:
     """Solve Polyak's two equations for (s, lr) and keep the root with 0 < s < 1."""
     sols = sp.solve(list(system.subs(lambda_max, kappa * lambda_min)), [s, lr], dict=True)
@@ -172,7 +210,8 @@ def heavy_ball_quadratic() -> Derivation:
              via=lambda e: sp.Eq(absz, sp.sqrt(e.rhs)), label="modulus"),
         Step(sp.Matrix([1 + s**2 - lr * lambda_min - 2 * s, 1 + s**2 - lr * lambda_max + 2 * s]),
              "Polyak's tuning (s = sqrt(beta)): put lambda_min and lambda_max exactly on the edge of the oscillating "
-             "regime, 1 + beta - lr*lambda = +-2 sqrt(beta); every lambda in between then has modulus sqrt(beta)",
+             "regime, 1 + beta - lr*lambda = +-2 sqrt(beta); every lambda in between then has modulus sqrt(beta) "
+             "(that no other (lr, beta) does better is checked by the 'polyak-optimal' grid search)",
              rel="given", label="polyak"),
         Step(sp.Matrix([(1 - s) ** 2 - lr * lambda_min, (1 + s) ** 2 - lr * lambda_max]), "complete the squares"),
         Step(sp.Matrix([s_star, 4 / (sp.sqrt(lambda_max) + sp.sqrt(lambda_min)) ** 2]),
@@ -231,6 +270,8 @@ def heavy_ball_quadratic() -> Derivation:
             Simulation("regions", "heavy ball and Nesterov on 1/2 x^2 just inside / outside their regions",
                        simulate_stability_regions),
             Simulation("polyak-rate", "heavy ball with Polyak's tuning on diag(1, 100)", simulate_polyak_rate),
+            Simulation("polyak-optimal", "grid search over (lr, beta) of the worst-case root modulus, kappa = 100",
+                       simulate_polyak_optimal),
             Simulation("lrp-cycle", "Polyak's tuning on Lessard-Recht-Packard's function (mu=1, L=25)",
                        simulate_lrp_cycle),
         ],
