@@ -221,8 +221,8 @@ def test_simulations_agree_with_the_formulas(reports: dict[str, derive.Report]) 
     assert rate["predicted"] == pytest.approx(9 / 11)
     assert rate["observed"] == pytest.approx(rate["predicted"], rel=0.01)
     best = numbers("heavy-ball", "polyak-optimal")
-    assert best["rate_at_polyak"] == pytest.approx(9 / 11, abs=1e-9)
-    assert 9 / 11 - 1e-9 <= best["grid_best"] <= 9 / 11 * 1.002
+    assert best["rate_at_polyak"] == pytest.approx(9 / 11, abs=1e-6)  # double roots: sqrt loses half the digits
+    assert 9 / 11 - 1e-6 <= best["grid_best"] <= 9 / 11 * 1.002
     regions = numbers("heavy-ball", "regions")
     assert regions["hb_edge"] == pytest.approx(3.8) and regions["nag_edge"] == pytest.approx(3.8 / 2.8)
     assert regions["hb_at_1.5"] < 1e-6 < 1e6 < regions["nag_at_1.5"]
