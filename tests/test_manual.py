@@ -116,3 +116,23 @@ def test_cli_manual_writes_files(ravine, tmp_path: Path, capsys: pytest.CaptureF
     assert "validated" in capsys.readouterr().out
     assert ravine(["manual", "--out", str(out_dir), "--only", "p9"]) == 2
     assert "unknown derivation 'p9'" in capsys.readouterr().err
+
+
+def test_cli_reports_a_failed_verification(ravine, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    import sympy as sp
+
+    from solvers import derive
+
+    def broken() -> derive.Derivation:
+        d = derive.get("p6")
+        steps = list(d.steps)
+        steps[2] = dataclasses.replace(steps[2], expr=sp.Eq(steps[2].expr.lhs, steps[2].expr.rhs * 2))
+        return dataclasses.replace(d, name="p6-broken", steps=steps)
+
+    monkeypatch.setitem(derive.REGISTRY, "p6-broken", broken)
+    assert ravine(["derive", "p6-broken"]) == 1
+    err = capsys.readouterr().err
+    assert "verification FAILED" in err and "'p6-broken', step 3" in err
