@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "race": "grader.commands.race",
     "reproduce": "grader.commands.reproduce",
     "doctor": "grader.commands.doctor",
+    "derive": "grader.commands.derive",
+    "manual": "grader.commands.manual",
 }
 
 

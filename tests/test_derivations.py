@@ -1,0 +1,287 @@
+"""The lecture's derivations: each verifies, broken steps are caught and named, answers match."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from solvers import derive, objectives, rules
+from solvers.derive import answers
+from solvers.derive.core import Derivation, Domain, Simulation, SimulationResult, Step, check_step
+from solvers.derive.render import render
+from solvers.derive.symbols import beta, g, lam, lr, t, x
+from solvers.rollout import NonFiniteError
+
+EXPECTED = [
+    "stable-lr", "heavy-ball", "terminal-velocity", "nesterov-correction", "saddles", "worked-tables",
+    "p1", "p2", "p3", "p4", "p5", "p6", "quiz", "linear-scaling",
+]
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, derive.Report]:
+    return {name: derive.verify(name) for name in derive.names()}
+
+
+def _is_zero(expr: object) -> bool:
+    d = sp.simplify(sp.sympify(expr))
+    if isinstance(d, sp.MatrixBase):
+        return all(e == 0 for e in d)
+    return d == 0
+
+
+# --- registry and verification ------------------------------------------------------
+
+
+def test_registry_lists_every_topic_of_the_issue() -> None:
+    assert derive.names() == EXPECTED
+    assert set(derive.REGISTRY) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_each_derivation_verifies_with_its_checks_recorded(reports: dict[str, derive.Report], name: str) -> None:
+    report = reports[name]
+    d = report.derivation
+    assert len(report.steps) == len(d.steps)
+    assert d.steps[0].rel == "given"
+    checked = [s for s in report.steps if s.method != "given"]
+    assert checked, f"{name} has no checked step"
+    for s in report.steps:
+        assert s.method in ("given", "symbolic", "numeric")
+        assert s.detail
+    assert len(report.simulations) == len(d.simulations) >= 1
+    assert d.answer and d.summary
+
+
+def test_derivations_do_not_start_from_their_answers() -> None:
+    for name in EXPECTED:
+        d = derive.get(name)
+        givens = []
+        for step in d.steps:
+            if step.rel == "given":
+                e = step.expr
+                givens.append(e.rhs if isinstance(e, sp.Equality) else e)
+        for key, value in d.results.items():
+            if not isinstance(value, sp.Expr) or not value.free_symbols:
+                continue
+            for gexpr in givens:
+                assert not (isinstance(gexpr, sp.Expr) and sp.expand(gexpr - value) == 0), (
+                    f"{name}: result {key} = {value} is stated as a given step")
+
+
+def test_both_check_methods_are_exercised(reports: dict[str, derive.Report]) -> None:
+    methods = {s.method for r in reports.values() for s in r.steps}
+    assert methods == {"given", "symbolic", "numeric"}
+    # The Jury-test step of heavy ball is decided numerically (SymPy cannot compare the root moduli).
+    jury = reports["heavy-ball"].steps[3]
+    assert jury.method == "numeric" and "random points" in jury.detail
+
+
+# --- broken steps are caught and named -----------------------------------------------
+
+
+def _replace_step(d: Derivation, index: int, **changes: object) -> Derivation:
+    steps = list(d.steps)
+    steps[index - 1] = dataclasses.replace(steps[index - 1], **changes)
+    return dataclasses.replace(d, steps=steps)
+
+
+def test_a_wrong_inequality_step_is_caught_and_named() -> None:
+    d = derive.get("stable-lr")
+    assert "solve |1 - lr*lam| < 1" in d.steps[7].why
+    broken = _replace_step(d, 8, expr=sp.And(0 < lr, lr < 1 / lam))
+    with pytest.raises(derive.StepCheckError) as info:
+        derive.verify_derivation(broken, simulate=False)
+    err = info.value
+    assert err.derivation == "stable-lr" and err.index == 8
+    msg = str(err)
+    assert "'stable-lr', step 8" in msg and "solve |1 - lr*lam| < 1" in msg
+    assert "reference is" in msg  # a counterexample point is reported
+
+
+def test_a_wrong_closed_form_is_caught_and_named() -> None:
+    d = derive.get("terminal-velocity")
+    bad = sp.Eq(sp.Function("v")(t), g * (1 - beta ** (t + 1)) / (1 - beta))
+    broken = _replace_step(d, 3, expr=bad)
+    with pytest.raises(derive.StepCheckError, match=r"'terminal-velocity', step 3 \[closed\].*geometric series"):
+        derive.verify_derivation(broken, simulate=False)
+
+
+def test_a_wrong_induction_step_is_caught() -> None:
+    d = derive.get("terminal-velocity")
+    idx = next(i for i, s in enumerate(d.steps, 1) if s.why.startswith("beta times the sum"))
+    gf, k = sp.Function("g"), sp.Symbol("k", integer=True, nonnegative=True)
+    wrong = sp.Eq(sp.Function("v")(t + 1), sp.Sum(beta ** (t - k) * gf(k), (k, 0, t + 1)))  # one term too many
+    with pytest.raises(derive.StepCheckError, match=f"'terminal-velocity', step {idx} "):
+        derive.verify_derivation(_replace_step(d, idx, expr=wrong), simulate=False)
+
+
+def test_a_wrong_nesterov_correction_is_caught() -> None:
+    d = derive.get("nesterov-correction")
+    idx = next(i for i, s in enumerate(d.steps, 1) if s.label == "recurrence")
+    gt, gprev, dt, dprev = sp.symbols("g_t g_{t-1} d_t d_{t-1}", real=True)
+    broken = _replace_step(d, idx, expr=sp.Eq(dt - beta * dprev, gt + (gt - gprev)))  # beta dropped
+    with pytest.raises(derive.StepCheckError, match=f"step {idx} \\[recurrence\\]"):
+        derive.verify_derivation(broken, simulate=False)
+
+
+def test_a_reference_to_a_missing_label_is_an_error() -> None:
+    d = derive.get("p6")
+    broken = _replace_step(d, 3, against="nope")
+    with pytest.raises(derive.StepCheckError, match="no earlier step labelled 'nope'"):
+        derive.verify_derivation(broken, simulate=False)
+
+
+def test_a_result_that_no_step_derives_is_refused() -> None:
+    d = derive.get("p6")
+    d = dataclasses.replace(d, results={**d.results, "made_up": lr / 7})
+    with pytest.raises(derive.ResultError, match="'p6', result 'made_up': lr/7 does not appear in any checked step"):
+        derive.verify_derivation(d, simulate=False)
+
+
+def test_a_disagreeing_simulation_is_named() -> None:
+    d = derive.get("p6")
+    d = dataclasses.replace(d, simulations=[Simulation("always-off", "x", lambda: SimulationResult(False, "off by 3"))])
+    with pytest.raises(derive.SimulationError, match="'p6', simulation 'always-off' disagrees: off by 3"):
+        derive.verify_derivation(d)
+
+
+def test_check_step_reports_the_deciding_method() -> None:
+    dom = Domain()
+    assert check_step(Step(sp.Integer(1), "pythagoras"), sp.sin(x) ** 2 + sp.cos(x) ** 2, dom) == (
+        "symbolic", "simplify")
+    method, detail = check_step(Step(sp.Abs(x) < 1, "equivalent", rel="<=>"), x**2 < 1, Domain(boxes={x: (-3, 3)}))
+    assert method == "numeric" and "agree" in detail
+    with pytest.raises(ValueError, match="differs"):
+        check_step(Step(x + 1, "wrong"), x, dom)
+    with pytest.raises(ValueError, match="reference is"):
+        check_step(Step(x < 2, "implies", rel="=>"), x < 3, Domain(boxes={x: (-5, 5)}))
+    # Samples that never reach the boundary cannot tell x < 10 from x < 20: refuse, do not pass.
+    with pytest.raises(ValueError, match="inconclusive: all 256 random points fall inside"):
+        check_step(Step(x < 10, "too narrow", rel="<=>"), x < 20, Domain(boxes={x: (-1, 1)}))
+
+
+def test_unknown_name_lists_the_names() -> None:
+    with pytest.raises(derive.UnknownDerivationError) as info:
+        derive.get("stabel-lr")
+    msg = str(info.value)
+    assert "did you mean 'stable-lr'" in msg and "heavy-ball" in msg and "linear-scaling" in msg
+
+
+# --- final formulas equal the textbook forms ------------------------------------------
+
+
+@pytest.mark.parametrize("name", answers.names())
+def test_each_answer_is_what_its_derivation_derives(name: str) -> None:
+    a = answers.get(name)
+    d = derive.get(a.derivation)
+    assert name in d.results, f"{a.derivation} does not derive {name}"
+    assert _is_zero(sp.sympify(d.results[name]) - sp.sympify(a.expr)), (d.results[name], a.expr)
+
+
+def test_textbook_values() -> None:
+    A = answers.get
+    assert A("stable_lr").evaluate(lambda_max=100) == pytest.approx(0.02)
+    assert A("effective_lr").evaluate(lr=0.01, beta=0.9) == pytest.approx(0.1)
+    assert A("effective_lr_table").evaluate() == [[1.0], [2.0], [10.0], [20.0], [100.0]]
+    assert A("effective_memory").evaluate(beta=0.95) == pytest.approx(20)
+    assert A("polyak_beta").evaluate(kappa=100) == pytest.approx((9 / 11) ** 2)
+    assert A("polyak_lr").evaluate(lambda_max=100, lambda_min=1) == pytest.approx(4 / 121)
+    assert A("polyak_rate").evaluate(kappa=100) == pytest.approx(9 / 11)
+    assert A("optimal_fixed_lr").evaluate(lambda_min=1, lambda_max=100) == pytest.approx(2 / 101)
+    assert A("optimal_fixed_rate").evaluate(kappa=100) == pytest.approx(99 / 101)
+    assert A("nesterov_region_upper").evaluate(beta=0.9) == pytest.approx(3.8 / 2.8)
+    assert A("p_minimum_toy").evaluate(n=10) == pytest.approx(1 / 1024)
+    assert A("p_minimum_goe_2").evaluate() == pytest.approx(0.146446609, abs=1e-9)
+    assert A("p1_iterations").evaluate() == 684
+    assert A("iterations_to_epsilon").evaluate(kappa=100, epsilon=1e-6) == pytest.approx(683.8, abs=0.05)
+    assert A("p6_new_lr").evaluate(lr=0.01) == pytest.approx(0.001)
+    assert A("quiz_answer").expr == sp.Symbol("b")
+    assert all(a.assumptions or not a.symbols for a in answers.ANSWERS.values())
+    with pytest.raises(KeyError, match="needs values for beta"):
+        A("effective_lr").evaluate(lr=0.1)
+
+
+# --- numeric simulations agree --------------------------------------------------------
+
+
+def test_simulations_agree_with_the_formulas(reports: dict[str, derive.Report]) -> None:
+    def numbers(name: str, sim: str) -> dict[str, float]:
+        return dict(next(s for s in reports[name].simulations if s.name == sim).numbers)
+
+    edge = numbers("stable-lr", "gd-edge")
+    assert edge["lr_edge"] == pytest.approx(0.02) and edge["norm_below"] < 0.1 < 10 < edge["norm_above"]
+    rate = numbers("heavy-ball", "polyak-rate")
+    assert rate["predicted"] == pytest.approx(9 / 11)
+    assert rate["observed"] == pytest.approx(rate["predicted"], rel=0.01)
+    best = numbers("heavy-ball", "polyak-optimal")
+    assert best["rate_at_polyak"] == pytest.approx(9 / 11, abs=1e-6)  # double roots: sqrt loses half the digits
+    assert 9 / 11 - 1e-6 <= best["grid_best"] <= 9 / 11 * 1.002
+    regions = numbers("heavy-ball", "regions")
+    assert regions["hb_edge"] == pytest.approx(3.8) and regions["nag_edge"] == pytest.approx(3.8 / 2.8)
+    assert regions["hb_at_1.5"] < 1e-6 < 1e6 < regions["nag_at_1.5"]
+    lrp = numbers("heavy-ball", "lrp-cycle")
+    assert lrp["cycle_max_abs"] > 1 and lrp["period3_defect"] < 1e-9
+    tv = numbers("terminal-velocity", "terminal-velocity")
+    assert [round(tv[k], 6) for k in ("beta=0", "beta=0.5", "beta=0.9", "beta=0.95", "beta=0.99")] == [1, 2, 10, 20, 100]
+    goe = numbers("saddles", "goe-monte-carlo")
+    assert goe["n2"] == pytest.approx((2 - np.sqrt(2)) / 4, abs=0.005) and goe["n3"] < 0.125
+    assert numbers("p1", "p1")["steps"] == 684
+    nes = numbers("nesterov-correction", "torch-lookahead")
+    assert nes["torch_vs_lookahead"] < 1e-12
+    p4 = numbers("p4", "p4")
+    assert p4["f_momentum"] < 1e-8 and p4["f_sgd"] > 1e-3
+    sc = numbers("linear-scaling", "scaling")
+    assert sc["B_var_64"] == pytest.approx(1.0, rel=0.1)
+    assert sc["var_lr1.6_B32"] > 2 * sc["var_lr0.05_B1"]  # lr/B fixed, yet the variance changes near lr*lam = 2
+
+
+# --- renderers ------------------------------------------------------------------------
+
+
+def test_renderers_show_every_step_with_its_check(reports: dict[str, derive.Report]) -> None:
+    report = reports["nesterov-correction"]
+    text = render(report, "text")
+    for step in report.derivation.steps:
+        assert step.why in text
+    assert "symbolic: expand" in text and "(given)" in text
+    data = json.loads(render(report, "json"))
+    assert [s["index"] for s in data["steps"]] == list(range(1, len(report.steps) + 1))
+    assert data["results"]["nesterov_correction"]["text"] == "-beta*lr*(g_t - g_{t-1})"
+    md = render(report, "markdown")
+    assert md.count("$$") == 2 * len(report.steps) and "✓ symbolic" in md
+    tex = render(report, "latex")
+    assert tex.startswith(r"\section{Nesterov") and r"\eta" in tex and tex.count(r"\item") >= len(report.steps)
+    with pytest.raises(ValueError, match="unknown format 'html'"):
+        render(report, "html")
+
+
+# --- the stability answers predict the reference rules (property test) -----------------
+
+def _final_abs(variant: str, lr_value: float, beta_value: float, steps: int = 4000) -> float:
+    obj = objectives.build({"kind": "quad1d", "a": 1.0})
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            traj = rules.trajectory(variant, np.array([1.0]), obj.grad, lr=lr_value, beta=beta_value, steps=steps)
+    except NonFiniteError:
+        return float("inf")
+    return float(abs(traj[-1, 0]))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(beta_value=st.floats(0.0, 0.95), factor=st.floats(0.02, 2.0))
+def test_stability_regions_predict_the_reference_rules(beta_value: float, factor: float) -> None:
+    assume(abs(factor - 1.0) > 0.05)  # stay clear of the boundary, where convergence is arbitrarily slow
+    for variant, answer in (("momentum", "heavy_ball_region_upper"), ("nesterov", "nesterov_region_upper")):
+        edge = answers.get(answer).evaluate(beta=beta_value)
+        x_final = _final_abs(variant, factor * edge, beta_value)
+        if factor < 1:
+            assert x_final < 1e-2, (variant, beta_value, factor, x_final)
+        else:
+            assert x_final > 1e2, (variant, beta_value, factor, x_final)
