@@ -20,11 +20,11 @@ COMMANDS: dict[str, str] = {
     "gradescope": "grader.commands.gradescope",
     "assign": "grader.commands.assign",
     "verify": "grader.commands.verify",
+    "derive": "grader.commands.derive",
+    "manual": "grader.commands.manual",
     "race": "grader.commands.race",
     "reproduce": "grader.commands.reproduce",
     "doctor": "grader.commands.doctor",
-    "derive": "grader.commands.derive",
-    "manual": "grader.commands.manual",
 }
 
 

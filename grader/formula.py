@@ -166,7 +166,16 @@ def to_text(n: Node, parent: int = 0) -> str:
     if k == "call":
         return f"{n.value}({', '.join(to_text(a) for a in n.args)})"
     if k == "and":
-        return " and ".join(to_text(a, 1) for a in n.args)
+        # Conjunctions only come from chains (0 < lr < 2/L): render them as the chain,
+        # which re-parses to the same links (there is no "and" keyword to read back).
+        links = n.args
+        if all(a.kind == "rel" for a in links) and all(
+                links[i].args[1] == links[i + 1].args[0] for i in range(len(links) - 1)):
+            s = to_text(links[0].args[0], 2)
+            for a in links:
+                s += f" {a.value} {to_text(a.args[1], 2)}"
+            return s
+        raise ValueError("a conjunction that is not a chain has no plain rendering")
     p = _PREC[k]
     if k == "rel":
         s = f"{to_text(n.args[0], p)} {n.value} {to_text(n.args[1], p)}"
