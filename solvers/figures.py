@@ -161,6 +161,26 @@ def terminal_velocity(out_dir: Path) -> Path:
     return _save(fig, out_dir, "terminal-velocity")
 
 
+def _lab_figure(name: str, function: str) -> None:
+    """Register a figure of the lab (``solvers/lab/figures.py``) under ``name`` (written as name.png)."""
+
+    def draw(out_dir: Path) -> Path:
+        from .lab import figures as lab
+
+        path = Path(getattr(lab, function)(Path(out_dir)))
+        target = Path(out_dir) / f"{name}.png"
+        if path != target:
+            path.replace(target)
+        return target
+
+    FIGURES[name] = draw
+
+
+_lab_figure("race", "race_figure")  # SGD, momentum, Nesterov and Adam on the ravine
+_lab_figure("saddle-plateau", "saddle_figure")  # P3: momentum carries through, SGD crawls
+_lab_figure("p6-divergence", "p6_figure")  # P6: beta 0.99 diverges at lr, converges at lr/10
+
+
 def draw_all(out_dir: Path, names: list[str] | None = None) -> dict[str, Path]:
     """Draw the named figures (all by default); return name -> path."""
     chosen = list(FIGURES) if names is None else names

@@ -54,11 +54,14 @@ def test_solvers_derive_imports_nothing_of_grader_or_problems() -> None:
 
 def test_figures_registry_is_a_dict_of_writers(tmp_path: Path) -> None:
     assert isinstance(FIGURES, dict)
-    assert {"stability", "p4-rosenbrock", "lrp-cycle", "goe"} <= set(FIGURES)
+    assert {"stability", "p4-rosenbrock", "lrp-cycle", "goe", "race", "saddle-plateau",
+            "p6-divergence"} <= set(FIGURES)
     path = FIGURES["lrp-cycle"](tmp_path)
     assert path == tmp_path / "lrp-cycle.png" and path.read_bytes()[:8] == PNG_MAGIC
-    with pytest.raises(KeyError, match="unknown figure.*race"):
-        draw_all(tmp_path, ["race"])
+    with pytest.raises(KeyError, match="unknown figure.*no-such-figure"):
+        draw_all(tmp_path, ["no-such-figure"])
+    lab = FIGURES["p6-divergence"](tmp_path)  # a lab figure, renamed to its registry name
+    assert lab == tmp_path / "p6-divergence.png" and lab.read_bytes()[:8] == PNG_MAGIC
 
 
 def test_manual_is_written_and_the_notebook_validates(tmp_path: Path) -> None:

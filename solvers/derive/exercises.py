@@ -198,6 +198,7 @@ def p3() -> Derivation:
         "(stable, contracting) iteration settles back into the same minimum.",
         results={"p3_escape_factor": 1 / (1 - beta), "p3_dominant_root": root},
         simulations=[Simulation("p3", "escape time from x^2 - y^2, SGD vs momentum", _simulate_p3)],
+        figures=["saddle-plateau"],
     )
 
 
@@ -342,6 +343,7 @@ def p6() -> Derivation:
         "Divide lr by 10 to keep lr/(1 - beta) unchanged (and add gradient clipping for beta = 0.99).",
         results={"p6_ratio": sp.Integer(10), "p6_new_lr": lr / 10},
         simulations=[Simulation("p6", "momentum on Rosenbrock at beta 0.9 / 0.99 / 0.99 with lr/10", _simulate_p6)],
+        figures=["p6-divergence"],
     )
 
 
