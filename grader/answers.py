@@ -137,7 +137,9 @@ def _result(part: Any, problem_id: str, score: float, status: str, output: str,
             extra_tags: Iterable[str] = ()) -> TestResult:
     return TestResult(
         name=f"{part.id} ({part.kind})", part=part.id, max_score=float(part.points),
-        score=score, output=output, visibility="visible",
+        score=score, output=output,
+        # Free text shows the reference answer: students see it once grades are published.
+        visibility="after_published" if part.kind == "text" else "visible",
         tags=[problem_id, *extra_tags], status=status)  # type: ignore[arg-type]
 
 

@@ -36,8 +36,11 @@ class AnswerKey:
 
     roster: frozenset[str] = frozenset()
     secret: bytes | None = None
+    student: str | None = None  # known from elsewhere (Gradescope's submission metadata)
 
     def student_for(self, stem: str) -> str | None:
+        if self.student is not None:
+            return self.student if self.student in self.roster else None
         if stem in self.roster:
             return stem
         for sep in ("_", "-", "."):
@@ -70,8 +73,12 @@ def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[
     if key is not None and key.roster:
         student = key.student_for(sub.name)
         if student is None:
-            messages.append(f"{sub.path.name}: no roster id matches this file name, so the answer parts "
-                            "were not graded (0). Rename the file to <id>.ipynb and grade again.")
+            if key.student is not None:  # identified by Gradescope's metadata, not by file name
+                messages.append("The submitter is not on the course roster (no roster id matches), so the "
+                                "answer parts were not graded (0). Please contact your instructor.")
+            else:
+                messages.append(f"{sub.path.name}: no roster id matches this file name, so the answer parts "
+                                "were not graded (0). Rename the file to <id>.ipynb and grade again.")
             tests = grade_answers({}, student_id=None, secret=None)
             for t in tests:
                 t.score, t.status = 0.0, "error"

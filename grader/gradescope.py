@@ -5,7 +5,8 @@ Gradescope runs ``/autograder/run_autograder`` with the student's files in
 ``make_autograder_zip`` builds the zip an instructor uploads: ``setup.sh``
 installs ravine from the source copied into the zip, ``run_autograder`` calls
 ``ravine gradescope``, and ``ravine-gradescope.json`` holds the settings (the
-grading seed of the hidden checks: the zip is for the instructor, never for
+grading seed of the hidden checks and, for assignment notebooks, the roster's
+e-mails and the course secret: the zip is for the instructor, never for
 students).
 """
 
@@ -93,7 +94,8 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
     try:
         path = find_submission(submission_dir, config.get("file"))
         limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)))
-        result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits)
+        result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits,
+                                  answers=_answer_key(submission_dir, config))
         data = result.to_dict()
     except FileNotFoundError as exc:
         data = {"score": 0.0, "output": f"Not graded: {exc}.", "tests": []}
@@ -106,7 +108,29 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
     return result
 
 
-def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeout: float | None = None) -> Path:
+def _answer_key(submission_dir: Path, config: dict[str, Any]) -> Any:
+    """Per-student numbers on Gradescope: the submitter's e-mail (submission_metadata.json) -> roster id."""
+    from .engine import AnswerKey
+
+    students = config.get("students")
+    if not students or not config.get("secret"):
+        return None
+    student = None
+    try:
+        meta = json.loads((submission_dir.parent / "submission_metadata.json").read_text(encoding="utf-8"))
+        for user in meta.get("users", []):
+            sid = students.get(str(user.get("email", "")).strip().lower())
+            if sid:
+                student = sid
+                break
+    except (OSError, ValueError, AttributeError):
+        student = None
+    # An unknown submitter gets the clear "matches no roster id" message from the engine.
+    return AnswerKey(frozenset(students.values()), str(config["secret"]).encode(), student=student or "")
+
+
+def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeout: float | None = None,
+                        students: dict[str, str] | None = None, secret: bytes | None = None) -> Path:
     """Write the autograder zip: setup.sh, run_autograder, settings and ravine's source."""
     from . import __version__
 
@@ -119,6 +143,9 @@ def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeou
         config["file"] = file
     if timeout:
         config["timeout"] = float(timeout)
+    if students and secret:  # e-mail -> roster id, for assignment notebooks with per-student numbers
+        config["students"] = {k.strip().lower(): v for k, v in students.items()}
+        config["secret"] = secret.decode()
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         def add_text(name: str, text: str, executable: bool = False) -> None:

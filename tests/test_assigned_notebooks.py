@@ -124,3 +124,50 @@ def test_check_reports_whether_answers_read_without_grading_them(tmp_path):
     assert "--  TV.a: '(' is never closed" in proc.stdout
     assert "--  P2.a: no answer yet" in proc.stdout
     assert "one-over-lambda-max" not in proc.stdout
+
+
+def test_free_text_reference_is_shown_only_after_publication(graded):
+    tmp, _ = graded
+    data = json.loads((tmp / "out" / "s001" / "results.json").read_text())
+    text_parts = {p.id for p in problems.parts(kind="text")}
+    for t in data["tests"]:
+        if t["part"] in text_parts:
+            assert t["visibility"] == "after_published" and "Reference answer:" in t["output"]
+
+
+def test_gradescope_grades_an_assignment_notebook_with_the_submitters_numbers(tmp_path):
+    (tmp_path / "roster.csv").write_text("id,name,email\ns001,Ada,Ada@Example.org\ns002,Alan,alan@example.org\n")
+    (tmp_path / "secret.txt").write_text(SECRET)
+    run = [sys.executable, "-m", "grader"]
+    a = subprocess.run(run + ["assign", "--out", str(tmp_path / "handout"), "--roster", str(tmp_path / "roster.csv"),
+                              "--secret-file", str(tmp_path / "secret.txt")], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert a.returncode == 0, a.stderr
+    z = subprocess.run(run + ["gradescope", "--make-zip", str(tmp_path / "ag.zip"), "--seed", "4", "--roster",
+                              str(tmp_path / "roster.csv"), "--secret-file", str(tmp_path / "secret.txt")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert z.returncode == 0, z.stderr
+    import zipfile
+
+    config = json.loads(zipfile.ZipFile(tmp_path / "ag.zip").read("ravine-gradescope.json"))
+    assert config["students"] == {"ada@example.org": "s001", "alan@example.org": "s002"}
+    (tmp_path / "ravine-gradescope.json").write_text(json.dumps(config))
+    text_points = sum(p.points for p in problems.parts(kind="text"))
+    total = sum(p.points for p in problems.parts())
+    for email, expect in (("ada@example.org", total - text_points), ("eve@example.org", None)):
+        ag = tmp_path / email
+        (ag / "submission").mkdir(parents=True)
+        (ag / "submission" / "homework.ipynb").write_bytes((tmp_path / "handout" / "s001.ipynb").read_bytes())
+        fill(ag / "submission" / "homework.ipynb", "s001")
+        (ag / "submission_metadata.json").write_text(json.dumps({"users": [{"email": email}]}))
+        g = subprocess.run(run + ["gradescope", "--config", str(tmp_path / "ravine-gradescope.json"),
+                                  "--submission-dir", str(ag / "submission"), "--results",
+                                  str(ag / "results" / "results.json")],
+                           capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert g.returncode == 0, g.stderr
+        data = json.loads((ag / "results" / "results.json").read_text())
+        if expect is not None:
+            assert data["score"] == expect
+        else:  # a submitter not on the roster: implementations graded, answers zero with the reason
+            assert data["score"] == 51 and "no roster id matches" in data["output"]
+        assert SECRET not in json.dumps(data)

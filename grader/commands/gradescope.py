@@ -15,6 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="grading seed for the hidden checks (with --make-zip)")
     p.add_argument("--file", help="the file students submit, e.g. hw.ipynb (default: the only .py/.ipynb)")
     p.add_argument("--timeout", type=float, help="seconds per student function")
+    p.add_argument("--roster", metavar="CSV", help="with --make-zip: roster with id and email columns, so "
+                   "assignment notebooks are graded with each submitter's own numbers")
+    p.add_argument("--secret-file", metavar="F", help="with --make-zip and --roster: the course secret")
     p.add_argument("--config", default="/autograder/source/ravine-gradescope.json",
                    help="settings written by --make-zip")
     p.add_argument("--submission-dir", default="/autograder/submission")
@@ -29,7 +32,26 @@ def run(args: argparse.Namespace) -> int:
             print("ravine gradescope: --make-zip needs --seed (the hidden checks' inputs come from it)",
                   file=sys.stderr)
             return 2
-        out = make_autograder_zip(Path(args.make_zip), seed=args.seed, file=args.file, timeout=args.timeout)
+        students = secret = None
+        if args.roster or args.secret_file:
+            from ..assign import RosterError, read_roster, read_secret
+
+            if not (args.roster and args.secret_file):
+                print("ravine gradescope: --roster and --secret-file go together", file=sys.stderr)
+                return 2
+            try:
+                roster = read_roster(Path(args.roster).read_text(encoding="utf-8"), source=args.roster)
+                secret = read_secret(args.secret_file)
+            except (OSError, RosterError, ValueError) as exc:
+                print(f"ravine gradescope: {exc}", file=sys.stderr)
+                return 2
+            students = {s.email: s.id for s in roster if s.email}
+            if not students:
+                print("ravine gradescope: the roster has no email column values; Gradescope identifies "
+                      "submitters by e-mail", file=sys.stderr)
+                return 2
+        out = make_autograder_zip(Path(args.make_zip), seed=args.seed, file=args.file, timeout=args.timeout,
+                                  students=students, secret=secret)
         print(f"wrote {out}: upload it as the autograder (it holds the seed: keep it private)")
         return 0
     try:
