@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from grader.cli import main
 
 from grader.commands.doctor import CurveFileError, read_curves
 from solvers.lab.curves import symptom_curves
@@ -18,15 +19,7 @@ CURVES = {c.name: c for c in symptom_curves(seed=0)}
 
 
 def cli(argv: list[str]) -> int:
-    from grader import cli as cli_module
-
-    present = {k: v for k, v in cli_module.COMMANDS.items() if importlib.util.find_spec(v) is not None}
-    saved = cli_module.COMMANDS
-    cli_module.COMMANDS = present
-    try:
-        return cli_module.main(argv)
-    finally:
-        cli_module.COMMANDS = saved
+    return main(argv)
 
 
 def test_every_symptom_and_clean_kind_is_covered() -> None:
