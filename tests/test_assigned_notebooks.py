@@ -43,16 +43,21 @@ def fill(path: Path, student_id: str | None) -> None:
     nbformat.write(nb, str(path))
 
 
+def hand_out(tmp: Path, roster: str) -> None:
+    """Write roster.csv and secret.txt in ``tmp`` and run `ravine assign` into tmp/handout."""
+    (tmp / "roster.csv").write_text(roster)
+    (tmp / "secret.txt").write_text(SECRET)
+    a = subprocess.run([sys.executable, "-m", "grader", "assign", "--out", str(tmp / "handout"), "--roster",
+                        str(tmp / "roster.csv"), "--secret-file", str(tmp / "secret.txt")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert a.returncode == 0, a.stderr
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("course")
-    (tmp / "roster.csv").write_text("id,name\ns001,Ada\ns002,Alan\n")
-    (tmp / "secret.txt").write_text(SECRET)
+    hand_out(tmp, "id,name\ns001,Ada\ns002,Alan\n")
     run = [sys.executable, "-m", "grader"]
-    a = subprocess.run(run + ["assign", "--out", str(tmp / "handout"), "--roster", str(tmp / "roster.csv"),
-                              "--secret-file", str(tmp / "secret.txt")], capture_output=True, text=True,
-                       cwd=ROOT, timeout=120)
-    assert a.returncode == 0, a.stderr
     subs = tmp / "subs"
     subs.mkdir()
     for sid in ("s001", "s002"):
@@ -136,13 +141,8 @@ def test_free_text_reference_is_shown_only_after_publication(graded):
 
 
 def test_gradescope_grades_an_assignment_notebook_with_the_submitters_numbers(tmp_path):
-    (tmp_path / "roster.csv").write_text("id,name,email\ns001,Ada,Ada@Example.org\ns002,Alan,alan@example.org\n")
-    (tmp_path / "secret.txt").write_text(SECRET)
+    hand_out(tmp_path, "id,name,email\ns001,Ada,Ada@Example.org\ns002,Alan,alan@example.org\n")
     run = [sys.executable, "-m", "grader"]
-    a = subprocess.run(run + ["assign", "--out", str(tmp_path / "handout"), "--roster", str(tmp_path / "roster.csv"),
-                              "--secret-file", str(tmp_path / "secret.txt")], capture_output=True, text=True,
-                       cwd=ROOT, timeout=120)
-    assert a.returncode == 0, a.stderr
     z = subprocess.run(run + ["gradescope", "--make-zip", str(tmp_path / "ag.zip"), "--seed", "4", "--roster",
                               str(tmp_path / "roster.csv"), "--secret-file", str(tmp_path / "secret.txt")],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
