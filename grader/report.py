@@ -189,6 +189,9 @@ def _plot(path: Path, totals: list[float], max_total: float, per_check: dict[str
     a.hist(totals, bins=min(20, max(5, len(totals))), range=(0, max_total or None), color="#4477aa")
     a.set_xlabel("total score")
     a.set_ylabel("submissions")
+    from matplotlib.ticker import MaxNLocator
+
+    a.yaxis.set_major_locator(MaxNLocator(integer=True))
     a.set_title("Score distribution")
     names = list(per_check)
     rates = [100 * sum(per_check[k]) / len(per_check[k]) for k in names]
