@@ -33,6 +33,7 @@ import random
 import select
 import signal
 import subprocess
+import threading
 import sys
 import time
 from dataclasses import dataclass, field
@@ -272,6 +273,8 @@ class SymbolicWorker:
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen[str] | None = None
         self.failed_start = False
+        # One request at a time: `ravine grade --jobs N` grades notebooks from N threads.
+        self._lock = threading.Lock()
 
     def _start(self) -> bool:
         if self.failed_start:
@@ -321,9 +324,13 @@ class SymbolicWorker:
             self.proc = None
 
     def request(self, req: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        """The answer, or None on timeout / failure (the worker is then killed)."""
+        """The answer, or None on timeout / failure (the worker is then killed). Thread-safe."""
         if os.environ.get("RAVINE_NO_SYMBOLIC"):
             return None
+        with self._lock:
+            return self._request(req, timeout)
+
+    def _request(self, req: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = None
             if not self._start():
@@ -348,14 +355,16 @@ class SymbolicWorker:
 
 
 _WORKER: SymbolicWorker | None = None
+_WORKER_LOCK = threading.Lock()
 
 
 def _worker() -> SymbolicWorker:
     global _WORKER
-    if _WORKER is None:
-        _WORKER = SymbolicWorker()
-        atexit.register(_WORKER.kill)
-    return _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is None:
+            _WORKER = SymbolicWorker()
+            atexit.register(_WORKER.kill)
+        return _WORKER
 
 
 # ----------------------------------------------------------------------------- compare

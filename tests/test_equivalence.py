@@ -235,3 +235,18 @@ def test_property_algebraic_rewriting_is_equal(text: str) -> None:
     # (e) * (lr + 1) / (lr + 1) is e wherever e is defined
     v = compare(f"({text})*(lr+1)/(1+lr)", text, T, symbolic=False)
     assert v.status in ("equal", "undecided")
+
+
+def test_the_symbolic_worker_serves_threads_one_request_at_a_time() -> None:
+    # `ravine grade --jobs N` grades notebooks from N threads that share one SymPy worker
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [("(lr*beta - lr)/(beta - 1)", "lr", "equal"), ("lr/(1 - beta)", "lr*(1 - beta)", "different"),
+             ("2/lambda_max", "(4/lambda_max)/2", "equal"), ("beta^2", "beta", "different")] * 4
+
+    def one(pair: tuple[str, str, str]) -> str:
+        return compare(parse(pair[0], T), parse(pair[1], T), T).status
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(one, pairs))
+    assert got == [p[2] for p in pairs]
