@@ -278,7 +278,8 @@ class _ValueCheck(Check):
             ok = got == want
         shown = f"{got:.6g}" if isinstance(got, float) else repr(got)
         if ok:
-            lines = header + [f"Passed: {sig} returned {shown}."]
+            # A hidden check does not echo a right answer: it would be the expected value.
+            lines = header + ["Passed." if spec.hidden else f"Passed: {sig} returned {shown}."]
             return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
         for m in spec.mistakes:
             assert m.value is not None

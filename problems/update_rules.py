@@ -301,9 +301,10 @@ def _hidden_classify(seed: int) -> tuple[ValueCheck, ...]:
         ("rotated degenerate", [0.0, float(rng.uniform(1, 5)), -float(rng.uniform(1, 5)) if rng.random() < 0.5 else float(rng.uniform(1, 5))]),
     ]
     out = []
-    for label, eigs in cases:
+    # Names stay neutral ("hidden matrix 1"): a name like "3-D saddle" would give the answer away.
+    for i, (_what, eigs) in enumerate(cases, 1):
         H = _spectral_matrix(3, int(rng.integers(2**31)), eigs)
-        out.append(_classify_check(f"classify_critical_point: hidden {label}", H, hidden=True))
+        out.append(_classify_check(f"classify_critical_point: hidden matrix {i}", H, hidden=True))
     return tuple(out)
 
 

@@ -225,3 +225,16 @@ def test_hidden_checks_depend_on_the_seed_and_only_on_it():
     c = [s.name + repr(getattr(s, "lr", None)) + repr(getattr(s, "args", None)) for s in
          U.EXERCISES["momentum_step"].checks(seed=2) + U.EXERCISES["largest_stable_lr"].checks(seed=2)]
     assert a == b and a != c
+
+
+def test_hidden_value_checks_do_not_echo_a_right_answer_nor_name_it():
+    for function in ("largest_stable_lr", "effective_lr", "classify_critical_point"):
+        for spec in U.EXERCISES[function].checks(seed=4):
+            if not spec.hidden:
+                continue
+            result = compile_check(spec).score(Outcome(spec.name, "ok", spec.expected))
+            assert result.status == "passed" and result.output.endswith("Passed.")
+            if isinstance(spec.expected, str):
+                assert spec.expected not in result.output and spec.expected not in spec.name
+            else:
+                assert f"{spec.expected:.6g}" not in result.output
