@@ -225,3 +225,9 @@ def test_hidden_checks_depend_on_the_seed_and_only_on_it():
     c = [s.name + repr(getattr(s, "lr", None)) + repr(getattr(s, "args", None)) for s in
          U.EXERCISES["momentum_step"].checks(seed=2) + U.EXERCISES["largest_stable_lr"].checks(seed=2)]
     assert a == b and a != c
+
+
+def test_objective_spectrum_is_for_quadratics_only():
+    np.testing.assert_array_equal(build({"kind": "ravine"}).spectrum(), [1.0, 100.0])
+    with pytest.raises(ValueError, match="objective 'rosenbrock' has no constant Hessian"):
+        build({"kind": "rosenbrock"}).spectrum()
