@@ -33,6 +33,7 @@ import signal
 import sys
 import time
 import types
+from typing import Any
 
 _BLOCKED = ("grader", "solvers", "problems")
 # Bound now: a submission that monkeypatches math or numpy cannot change these checks.
@@ -60,8 +61,8 @@ class _Channel:
 CHANNEL = None
 # Bound in main() before any student code runs: a submission that monkeypatches numpy
 # (np.isfinite = ...) changes the module attribute, not these references.
-SAFE = {}
-_OBJECTIVES = {}  # spec (as JSON) -> Objective, so d = 1000 objectives are built once
+SAFE: dict[str, Any] = {}
+_OBJECTIVES: dict[str, Any] = {}  # spec (as JSON) -> Objective, so d = 1000 objectives are built once
 
 
 class _Blocker:
@@ -264,17 +265,21 @@ def _run_task(task, ns, labels, np, rollout_mod, objectives, signatures):
         g = np.array(grad(np.asarray(p, dtype=np.float64)), dtype=np.float64)
         return g.astype(np.float32) if dtype is np.float32 else g
 
+    # called: the student's function with its arrays cast to the check's dtype (one name per arity)
     if function == "sgd_step":
         dummy = (x0.astype(dtype), grad_fn, lr)
 
-        def called(x, g, lr_):
+        def called_sgd(x, g, lr_):
             return fn(x.astype(dtype), g, lr_)
 
+        called = called_sgd
     else:
         dummy = (x0.astype(dtype), np.zeros_like(x0, dtype=dtype), grad_fn, lr, beta)
 
-        def called(x, v, g, lr_, beta_):
+        def called_momentum(x, v, g, lr_, beta_):
             return fn(x.astype(dtype), v.astype(dtype), g, lr_, beta_)
+
+        called = called_momentum
 
     problem = _signature_problem(fn, dummy, inspect)
     if problem:

@@ -28,7 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["Student", "RosterError", "read_roster", "read_secret", "assign", "build_notebook", "write_notebook",
+__all__ = ["Student", "RosterError", "read_roster", "load_roster", "read_secret", "assign", "build_notebook", "write_notebook",
            "STUBS", "ASSIGNMENT"]
 
 ASSIGNMENT = "sgd-momentum-nesterov"
@@ -82,6 +82,28 @@ def read_roster(text: str, *, source: str = "roster") -> list[Student]:
     if not students:
         raise RosterError(f"{source}: the roster has a header but no students")
     return students
+
+
+def load_roster(path: str | Path) -> list[Student]:
+    """Read and parse the roster file at ``path`` (UTF-8, a byte-order mark allowed).
+
+    Every failure is a :class:`RosterError` naming the file: missing, a directory,
+    unreadable, not UTF-8 text, or a bad CSV (see :func:`read_roster`).
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise RosterError(f"{path}: no such roster file") from None
+    except IsADirectoryError:
+        raise RosterError(f"{path}: is a directory, expected a CSV file") from None
+    except OSError as exc:
+        raise RosterError(f"{path}: cannot read the roster: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RosterError(f"{path}: not UTF-8 text (undecodable byte at offset {exc.start}); "
+                          "save the roster as UTF-8 CSV") from None
+    return read_roster(text, source=str(path))
 
 
 def read_secret(path: str | Path) -> bytes:

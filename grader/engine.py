@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 from problems import update_rules
 
 from . import report
-from .checks import Check, compile_check
+from .checks import Check, _TrajectoryCheck, compile_check
 from .results import SubmissionResult, TestResult
 from .sandbox import Limits, run_submission
 from .submission import SubmissionError, load_submission
@@ -134,11 +134,12 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
     tests = [c.score(run.outcomes[c.task.id]) for c in checks]
     if trajectories is not None:
         for c in checks:
-            if c.task.kind == "trajectory" and not c.spec.hidden:
+            # compile_check makes a _TrajectoryCheck for every task of kind "trajectory"
+            if isinstance(c, _TrajectoryCheck) and not c.spec.hidden:
                 o = run.outcomes[c.task.id]
                 got = o.value if o.status == "ok" else o.partial
                 trajectories[c.spec.name] = {"title": c.spec.name, "objective": c.spec.objective,
-                                             "expected": c.expected(), "got": got,  # type: ignore[attr-defined]
+                                             "expected": c.expected(), "got": got,
                                              "passed": o.status == "ok" and c.score(o).passed}
     messages = list(run.load_messages)
     for f in run.forbidden:

@@ -934,7 +934,9 @@ def _exact_root(b: Fraction, k: int) -> Fraction | None:
 
 def _call(name: str, args: list[Number]) -> Number:
     if name == "abs":
-        return abs(args[0])
+        a = args[0]
+        # one abs() per type: mypy cannot infer abs() of the union Fraction | float
+        return abs(a) if isinstance(a, Fraction) else abs(a)
     if name == "min":
         return min(args)
     if name == "max":

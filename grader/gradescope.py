@@ -137,6 +137,8 @@ def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeou
     roots = {}
     for name in ("grader", "problems", "solvers"):
         module = __import__(name)
+        if module.__file__ is None:  # a namespace package: no directory to copy from
+            raise RuntimeError(f"cannot locate ravine's package {name!r} (no __init__.py)")
         roots[name] = Path(module.__file__).resolve().parent
     config: dict[str, Any] = {"seed": int(seed)}
     if file:

@@ -157,7 +157,7 @@ def class_report(results: Iterable[dict[str, Any]], *, plot_path: Path | None = 
     lines += [f"Total: mean {mean:.2f}, median {median:.2f}, min {srt[0]:g}, max {srt[-1]:g} "
               f"(out of {max_total:g}).", ""]
     per_check: dict[str, list[float]] = {}
-    diag = Counter()
+    diag: Counter[str] = Counter()
     diag_part: dict[str, str] = {}
     for r in results:
         for t in r["tests"]:

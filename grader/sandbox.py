@@ -709,10 +709,12 @@ class _Child:
             self.started_at = now
             return None
         if kind == "result":
-            _require(self.phase == "tasks" and self.in_flight is not None)
-            _require(msg.get("task") == self.in_flight)
-            self._check_result(msg, self.by_id[self.in_flight])
-            res.results[self.in_flight] = (msg, msg["seconds"])
+            task_id = self.in_flight
+            if self.phase != "tasks" or task_id is None:  # = _require, spelled out so that task_id is a str
+                raise _Interference()
+            _require(msg.get("task") == task_id)
+            self._check_result(msg, self.by_id[task_id])
+            res.results[task_id] = (msg, msg["seconds"])
             previous = self.tasks[self.next].function
             self.in_flight = None
             self.next += 1

@@ -53,7 +53,7 @@ def stability(out_dir: Path) -> Path:
     """GD on the ravine 1/2(100x^2 + y^2) just below / at / above 2/lambda_max."""
     plt = _pyplot()
     obj = objectives.build({"kind": "ravine"})
-    edge = 2.0 / float(obj.eigs[-1])
+    edge = 2.0 / float(obj.spectrum()[-1])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for factor, style in ((0.95, "-"), (1.0, ":"), (1.02, "--")):
         traj = rules.trajectory("sgd", np.array([1.0, 1.0]), obj.grad, lr=factor * edge, beta=0.0, steps=150)

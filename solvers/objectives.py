@@ -40,6 +40,15 @@ class Objective:
     eigs: np.ndarray | None = None
     hessian: Callable[[], np.ndarray] | None = None
 
+    def spectrum(self) -> np.ndarray:
+        """``eigs`` (ascending), for a caller that knows the objective is quadratic.
+
+        ValueError, naming the objective, when its Hessian is not constant.
+        """
+        if self.eigs is None:
+            raise ValueError(f"objective {self.name!r} has no constant Hessian, so no fixed eigenvalues")
+        return self.eigs
+
 
 def _readonly(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)

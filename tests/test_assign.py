@@ -10,7 +10,7 @@ import pytest
 
 import problems
 from grader.answers import grade_answers
-from grader.assign import RosterError, build_notebook, read_roster
+from grader.assign import RosterError, Student, build_notebook, load_roster, read_roster
 from grader.commands import assign as assign_cmd
 from problems.variants import draw_params, render, student_seed
 
@@ -133,6 +133,33 @@ def test_generic_notebook(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_bad_rosters(roster: str, message: str) -> None:
     with pytest.raises(RosterError) as info:
         read_roster(roster)
+    assert message in str(info.value)
+
+
+def test_load_roster_reads_utf8_with_or_without_bom(tmp_path: Path) -> None:
+    plain, bom = tmp_path / "plain.csv", tmp_path / "bom.csv"
+    plain.write_bytes("id,name\ns001,José\n".encode("utf-8"))
+    bom.write_bytes("id,name\ns001,José\n".encode("utf-8-sig"))  # as a spreadsheet exports it
+    assert load_roster(plain) == load_roster(str(bom)) == [Student("s001", "José")]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("latin1.csv", "id,name\ns001,José\n".encode("latin-1"),
+     "latin1.csv: not UTF-8 text (undecodable byte at offset 16)"),
+    ("missing.csv", None, "missing.csv: no such roster file"),
+    ("adir", b"", "adir: is a directory, expected a CSV file"),
+    ("bad.csv", b"name\nx\n", "bad.csv: line 1: the header must name an 'id' column"),
+])
+def test_load_roster_failures_name_the_file(tmp_path: Path, name: str, content: bytes | None,
+                                            message: str) -> None:
+    path = tmp_path / name
+    if name == "adir":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(RosterError) as info:
+        load_roster(path)
+    assert str(info.value).startswith(f"{path}: ")
     assert message in str(info.value)
 
 

@@ -238,3 +238,9 @@ def test_hidden_value_checks_do_not_echo_a_right_answer_nor_name_it():
                 assert spec.expected not in result.output and spec.expected not in spec.name
             else:
                 assert f"{spec.expected:.6g}" not in result.output
+
+
+def test_objective_spectrum_is_for_quadratics_only():
+    np.testing.assert_array_equal(build({"kind": "ravine"}).spectrum(), [1.0, 100.0])
+    with pytest.raises(ValueError, match="objective 'rosenbrock' has no constant Hessian"):
+        build({"kind": "rosenbrock"}).spectrum()

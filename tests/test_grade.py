@@ -167,3 +167,21 @@ def test_check_plot_draws_failing_trajectories(tmp_path):
     assert proc.returncode == 1
     assert "plot:" in proc.stderr and "(6 trajectories)" in proc.stderr  # 3 momentum + 3 nesterov misses
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_grade_command_with_a_roster_that_is_not_utf8(tmp_path):
+    # A roster saved as Latin-1 (a spreadsheet's default on some systems): a clear message and exit 2,
+    # before any grading (it used to die with AttributeError: UnicodeDecodeError has no .filename).
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes("id,name\ns001,Jos\xe9\n".encode("latin-1"))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a-course-secret-of-enough-length\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(EXAMPLES / "alice_correct.py"), "--out", str(out),
+         "--roster", str(roster), "--secret-file", str(secret)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"ravine grade: {roster}: not UTF-8 text (undecodable byte at offset 16); "
+                                   "save the roster as UTF-8 CSV")
+    assert not (out / "alice_correct").exists() and proc.stdout == ""

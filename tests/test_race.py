@@ -150,6 +150,27 @@ def test_png_and_gif(tmp_path: Path) -> None:
     assert np.abs(first - last).sum() > 0  # the paths grow between frames
 
 
+def test_gif_needs_no_matplotlib_animation_internals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The GIF used to be written by a PillowWriter subclass appending to its private _frames list;
+    # now frames come from the public FigureCanvasAgg API and Pillow saves them. Any use of
+    # PillowWriter fails here, as a matplotlib that renamed its internals would have.
+    import matplotlib.animation
+    from PIL import Image
+
+    from solvers.lab.plots import plot_race
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("plot_race used matplotlib.animation.PillowWriter")
+
+    for name in ("__init__", "setup", "grab_frame", "finish"):
+        monkeypatch.setattr(matplotlib.animation.PillowWriter, name, refuse)
+    gif = plot_race(race("saddle", steps=40), tmp_path / "s.gif", frames=5, fps=4, dpi=60)
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames == 5
+        assert im.size == (630, 264)  # figsize (10.5, 4.4) inches at dpi 60
+        assert im.info["loop"] == 0 and im.info["duration"] == 250  # 1000 ms / 4 fps
+
+
 def test_manual_figures(tmp_path: Path) -> None:
     from solvers.lab.figures import FIGURES
 

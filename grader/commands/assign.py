@@ -20,24 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.assign import RosterError, assign, read_roster, read_secret
+    from grader.assign import RosterError, assign, load_roster, read_secret
 
     out = Path(args.out)
     try:
         students = None
         secret = None
         if args.roster:
-            try:
-                raw = Path(args.roster).read_bytes()
-            except FileNotFoundError:
-                raise RosterError(f"{args.roster}: no such roster file") from None
-            except IsADirectoryError:
-                raise RosterError(f"{args.roster}: is a directory, expected a CSV file") from None
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise RosterError(f"{args.roster}: not UTF-8 text") from None
-            students = read_roster(text, source=args.roster)
+            students = load_roster(args.roster)
             if not args.secret_file:
                 raise RosterError("--roster needs --secret-file (the course secret that derives "
                                   "each student's numbers)")

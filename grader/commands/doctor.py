@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     diagnosis = diagnose(curves.loss, val=curves.val, reference=reference, thresholds=th, names=curves.names)
     if args.json:
         d = diagnosis.to_dict()
-        d["stats"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d["stats"].items()}
+        d["stats"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in diagnosis.stats.items()}
         print(json.dumps({"file": source, **d}, indent=2))
     else:
         print(f"{source}: {diagnosis.render()}")

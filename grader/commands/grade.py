@@ -59,18 +59,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     answers = None
     if args.roster or args.secret_file:
-        from ..assign import RosterError, read_roster, read_secret
+        from ..assign import RosterError, load_roster, read_secret
         from ..engine import AnswerKey
 
         if not (args.roster and args.secret_file):
             print("ravine grade: --roster and --secret-file go together", file=sys.stderr)
             return 2
         try:
-            roster_text = Path(args.roster).read_text(encoding="utf-8")
-            students = read_roster(roster_text, source=args.roster)
+            students = load_roster(args.roster)
             secret = read_secret(args.secret_file)
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"ravine grade: cannot read {exc.filename or args.roster}: {exc}", file=sys.stderr)
+        except OSError as exc:  # the secret file (load_roster turns its own errors into RosterError)
+            print(f"ravine grade: cannot read {exc.filename or args.secret_file}: {exc.strerror or exc}",
+                  file=sys.stderr)
             return 2
         except (RosterError, ValueError) as exc:
             print(f"ravine grade: {exc}", file=sys.stderr)

@@ -34,13 +34,13 @@ def run(args: argparse.Namespace) -> int:
             return 2
         students = secret = None
         if args.roster or args.secret_file:
-            from ..assign import RosterError, read_roster, read_secret
+            from ..assign import RosterError, load_roster, read_secret
 
             if not (args.roster and args.secret_file):
                 print("ravine gradescope: --roster and --secret-file go together", file=sys.stderr)
                 return 2
             try:
-                roster = read_roster(Path(args.roster).read_text(encoding="utf-8"), source=args.roster)
+                roster = load_roster(args.roster)
                 secret = read_secret(args.secret_file)
             except (OSError, RosterError, ValueError) as exc:
                 print(f"ravine gradescope: {exc}", file=sys.stderr)

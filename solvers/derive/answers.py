@@ -44,7 +44,7 @@ class Answer:
 
     @property
     def symbols(self) -> tuple[sp.Symbol, ...]:
-        free = getattr(self.expr, "free_symbols", set())
+        free: set[sp.Symbol] = getattr(self.expr, "free_symbols", set())
         return tuple(sorted(free, key=str))
 
     def evaluate(self, **values: float) -> Any:

@@ -7,6 +7,7 @@ is completed in the most standard way and printed with the solution.
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 import sympy as sp
@@ -29,8 +30,24 @@ __all__ = [
 P1_KAPPA = 100
 P1_EPSILON = sp.Rational(1, 10**6)
 P1_ITERATIONS = math.ceil(math.log(1e-6) / math.log(1 - 2 / P1_KAPPA))  # 684
-P4_SETUP = {"start": (-1.2, 1.0), "lr": 1e-3, "beta": 0.9, "steps": 3000}
-P6_SETUP = {"start": (-1.2, 1.0), "lr": 2e-3, "steps": 3000}
+
+
+class _P6Setup(TypedDict):
+    """Exercise P6's run: momentum on Rosenbrock from ``start`` with ``lr``, ``steps`` steps."""
+
+    start: tuple[float, float]
+    lr: float
+    steps: int
+
+
+class _P4Setup(_P6Setup):
+    """Exercise P4's run: P6's fields plus the momentum coefficient ``beta``."""
+
+    beta: float
+
+
+P4_SETUP: _P4Setup = {"start": (-1.2, 1.0), "lr": 1e-3, "beta": 0.9, "steps": 3000}
+P6_SETUP: _P6Setup = {"start": (-1.2, 1.0), "lr": 2e-3, "steps": 3000}
 
 lr_max, r_slow, K, K_int, K_approx = sp.symbols("lr_max r_slow K K_steps K_approx", positive=True)
 mu = sp.Symbol("mu", positive=True)
@@ -44,7 +61,7 @@ X = sp.Function("x")
 
 def _simulate_p1() -> SimulationResult:
     obj = objectives.build({"kind": "ravine"})
-    lr_edge = 2.0 / float(obj.eigs[-1])
+    lr_edge = 2.0 / float(obj.spectrum()[-1])
     traj = rules.trajectory("sgd", np.array([0.0, 1.0]), obj.grad, lr=lr_edge, beta=0.0, steps=P1_ITERATIONS + 5)
     reached = int(np.argmax(np.abs(traj[:, 1]) <= 1e-6))
     ok = reached == P1_ITERATIONS
@@ -352,7 +369,7 @@ def p6() -> Derivation:
 
 def _simulate_quiz() -> SimulationResult:
     obj = objectives.build({"kind": "ravine"})
-    lr_edge = 2.0 / float(obj.eigs[-1])
+    lr_edge = 2.0 / float(obj.spectrum()[-1])
     gd = rules.trajectory("sgd", np.array([1.0, 0.0]), obj.grad, lr=lr_edge, beta=0.0, steps=200)
     hb = rules.trajectory("momentum", np.array([1.0, 0.0]), obj.grad, lr=lr_edge, beta=0.9, steps=400)
     cycle = bool(np.allclose(gd[-4:, 0], [1, -1, 1, -1]) or np.allclose(gd[-4:, 0], [-1, 1, -1, 1]))

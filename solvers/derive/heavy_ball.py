@@ -157,7 +157,7 @@ def simulate_polyak_optimal(*, lmin: float = 1.0, lmax: float = 100.0) -> Simula
     betas = np.linspace(0.0, 0.99, 120)
     grid_lr, grid_beta = np.meshgrid(lrs, betas, indexing="ij")
     rho = worst_case_rate(grid_lr, grid_beta, lams)
-    i, j = np.unravel_index(int(rho.argmin()), rho.shape)
+    i, j = (int(v) for v in np.unravel_index(int(rho.argmin()), rho.shape))
     # refine around the coarse optimum
     fine_lr, fine_beta = np.meshgrid(np.linspace(lrs[max(i - 2, 0)], lrs[min(i + 2, len(lrs) - 1)], 60),
                                      np.linspace(betas[max(j - 2, 0)], betas[min(j + 2, len(betas) - 1)], 60),

@@ -54,9 +54,10 @@ def simulate_goe(*, samples: int = 200_000) -> SimulationResult:
         e = np.linalg.eigvalsh(h)
         want = "minimum" if np.all(e > 0) else "maximum" if np.all(e < 0) else "saddle"
         agree &= numeric.classify_critical_point(h) == want
+    saddle_hessian = objectives.build({"kind": "saddle"}).hessian
     ok = abs(p2 - exact) < 4 * se and abs(fractions[1] - 0.5) < 0.01 and fractions[3] < 0.125 / 2 and \
-        fractions[4] < 0.0625 / 4 and agree and numeric.classify_critical_point(
-            objectives.build({"kind": "saddle"}).hessian()) == "saddle"
+        fractions[4] < 0.0625 / 4 and agree and saddle_hessian is not None and \
+        numeric.classify_critical_point(saddle_hessian()) == "saddle"
     return SimulationResult(
         ok,
         f"GOE n=2: {p2:.4f} from {samples} samples vs (2 - sqrt 2)/4 = {exact:.4f} (toy 0.25); "

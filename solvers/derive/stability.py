@@ -21,7 +21,7 @@ lr_opt, rate, K_approx = sp.symbols("lr_opt rate K_approx", positive=True)
 def simulate_gd_edge(*, factor_below: float = 0.99, factor_above: float = 1.01, steps: int = 400) -> SimulationResult:
     """GD (solvers.rules.sgd) on the lecture's ravine 1/2(100 x^2 + y^2) just below / above 2/lambda_max."""
     obj = objectives.build({"kind": "ravine"})
-    lr_edge = 2.0 / float(obj.eigs[-1])
+    lr_edge = 2.0 / float(obj.spectrum()[-1])
     x_start = np.array([1.0, 1.0])
     below = rules.trajectory("sgd", x_start, obj.grad, lr=factor_below * lr_edge, beta=0.0, steps=steps)
     above = rules.trajectory("sgd", x_start, obj.grad, lr=factor_above * lr_edge, beta=0.0, steps=steps)
@@ -38,9 +38,10 @@ def simulate_gd_edge(*, factor_below: float = 0.99, factor_above: float = 1.01, 
 def simulate_optimal_fixed_lr(*, steps: int = 200) -> SimulationResult:
     """At lr = 2/(lambda_min+lambda_max) the error shrinks by (kappa-1)/(kappa+1) per step."""
     obj = objectives.build({"kind": "ravine"})
-    lmin, lmax = float(obj.eigs[0]), float(obj.eigs[-1])
+    eigs = obj.spectrum()
+    lmin, lmax = float(eigs[0]), float(eigs[-1])
     traj = rules.trajectory("sgd", np.array([1.0, 1.0]), obj.grad, lr=2 / (lmin + lmax), beta=0.0, steps=steps)
-    observed = (np.linalg.norm(traj[-1]) / np.linalg.norm(traj[-101])) ** (1 / 100)
+    observed = float((np.linalg.norm(traj[-1]) / np.linalg.norm(traj[-101])) ** (1 / 100))
     kap = lmax / lmin
     predicted = (kap - 1) / (kap + 1)
     ok = abs(observed - predicted) < 1e-6

@@ -6,16 +6,22 @@ registry, so the functions are safe to call from a notebook or a server.
 
 Every function takes results (plain data) and an output path, writes the file
 and returns its path.  ``plot_race`` writes a still PNG (or any still format
-matplotlib knows) or, for a ``.gif`` path, an animation with matplotlib's
-PillowWriter.
+matplotlib knows) or, for a ``.gif`` path, an animation: frames blitted on the
+Agg canvas, read with the public ``FigureCanvasAgg.buffer_rgba()`` and saved by
+Pillow (no private matplotlib attribute, so no dependence on the internals of
+``matplotlib.animation.PillowWriter``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL.Image import Image
 
 from .race import RaceResult
 
@@ -87,20 +93,30 @@ def _label(result: RaceResult, name: str) -> str:
     return f"{name} ({loss[-1]:.1e})"
 
 
-def _canvas_pillow_writer() -> Any:
-    from matplotlib.animation import PillowWriter
+def _agg_canvas(fig: Any) -> "FigureCanvasAgg":
+    """The figure's Agg canvas (``_figure`` attaches one); TypeError for any other canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        raise TypeError(f"expected a figure on an Agg canvas, got {type(canvas).__name__}")
+    return canvas
+
+
+def _grab_rgb(canvas: "FigureCanvasAgg") -> "Image":
+    """The canvas as drawn so far (blitting included), copied into an RGB image."""
     from PIL import Image
 
-    class CanvasPillowWriter(PillowWriter):
-        """matplotlib's PillowWriter, grabbing the canvas as blitted instead of re-saving the figure."""
+    rgba = np.asarray(canvas.buffer_rgba())  # (height, width, 4) uint8, a view of the renderer's buffer
+    height, width = rgba.shape[:2]
+    # frombuffer shares the renderer's memory: convert() copies before the next frame draws over it
+    return Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
 
-        def grab_frame(self, **savefig_kwargs: Any) -> None:
-            canvas = self.fig.canvas
-            size = canvas.get_width_height(physical=True)
-            frame = Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-            self._frames.append(frame.convert("RGB"))  # PillowWriter.setup made _frames
 
-    return CanvasPillowWriter
+def _save_gif(frames: Sequence["Image"], out: Path, *, fps: int) -> None:
+    """An animated GIF looping forever, ``fps`` frames per second (what PillowWriter writes)."""
+    frames[0].save(out, format="GIF", save_all=True, append_images=list(frames[1:]),
+                   duration=int(1000 / fps), loop=0)
 
 
 def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12, dpi: int = 90) -> Path:
@@ -161,16 +177,17 @@ def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12,
         for line in [*path_lines.values(), *heads.values(), *loss_lines.values()]:
             line.set_animated(True)
         fig.set_dpi(dpi)
-        fig.canvas.draw()
-        background = fig.canvas.copy_from_bbox(fig.bbox)
-        writer = _canvas_pillow_writer()(fps=fps)
+        canvas = _agg_canvas(fig)
+        canvas.draw()
+        background = canvas.copy_from_bbox(fig.bbox)
         ks = np.unique(np.linspace(0, result.steps, max(2, frames)).round().astype(int))
-        with writer.saving(fig, str(out), dpi):
-            for k in ks:
-                fig.canvas.restore_region(background)
-                for artist in draw(int(k)):
-                    artist.axes.draw_artist(artist)
-                writer.grab_frame()
+        images = []
+        for k in ks:
+            canvas.restore_region(background)
+            for artist in draw(int(k)):
+                artist.axes.draw_artist(artist)
+            images.append(_grab_rgb(canvas))
+        _save_gif(images, out, fps=fps)
     else:
         draw(result.steps)
         fig.savefig(out, dpi=max(dpi, 110))
@@ -178,7 +195,7 @@ def plot_race(result: RaceResult, out: Path, *, frames: int = 50, fps: int = 12,
 
 
 def plot_curves(
-    curves: Mapping[str, Sequence[float]],
+    curves: Mapping[str, Sequence[float] | np.ndarray],
     out: Path,
     *,
     title: str,
