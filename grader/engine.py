@@ -186,9 +186,10 @@ _UNSAFE_CHARS = re.compile(r"[^\w.+-]")
 
 
 def _safe_name(stem: str) -> str:
-    """A submission's folder name: word characters, '.', '+', '-' only; no leading dot
-    (so never '.' or '..'), at most 100 characters, never one of the batch's own files."""
-    name = _UNSAFE_CHARS.sub("_", stem).lstrip(".")[:100] or "submission"
+    """A submission's folder name: word characters, '.', '+', '-' only; no leading '.', '+' or
+    '-' (so never '.' or '..', nor a spreadsheet formula), at most 100 characters, never one of
+    the batch's own files."""
+    name = _UNSAFE_CHARS.sub("_", stem).lstrip(".+-")[:100] or "submission"
     if name.lower() in _RESERVED_NAMES:
         name = name + "_submission"
     return name

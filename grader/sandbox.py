@@ -76,6 +76,9 @@ NUMERIC_SIGNATURES: dict[str, str] = {
 SIGNATURES: dict[str, str] = {**STUDENT_SIGNATURES, **NUMERIC_SIGNATURES}
 
 INTERFERENCE = "the submission interfered with the grader's channel"
+# Caps on what a child can make the grader keep (a flood of valid messages is interference too).
+_MAX_LOAD_MESSAGES = 200  # one per notebook cell at most, normally
+_MAX_FORBIDDEN = 50  # distinct (module, function) import attempts
 _ROOT = Path(__file__).resolve().parent.parent
 _CHILD = Path(__file__).resolve().parent / "_child.py"
 _ROLLOUT = _ROOT / "solvers" / "rollout.py"
@@ -427,6 +430,7 @@ class _ChildResult:
     #                             timeout | crash | interference | None
     failed_function: str = ""
     how: str = ""  # for crashes: exit status / signal text
+    dropped_messages: int = 0  # load messages beyond _MAX_LOAD_MESSAGES
 
 
 class _Child:
@@ -680,12 +684,18 @@ class _Child:
             module = _text(msg["module"], 200)
             _require(bool(_MODULE.match(module)) and module.split(".")[0] in FORBIDDEN_PACKAGES)
             where = "" if self.phase == "load" else self._current_function()
-            res.forbidden.append((module, where))
+            if (module, where) not in res.forbidden:  # repeats add nothing (and cost memory)
+                _require(len(res.forbidden) < _MAX_FORBIDDEN)
+                res.forbidden.append((module, where))
             return None
         if kind == "load_message":
             _keys(msg, "text")
             _require(self.phase == "load")
-            res.load_messages.append(_text(msg["text"]))
+            text = _text(msg["text"])
+            if len(res.load_messages) < _MAX_LOAD_MESSAGES:
+                res.load_messages.append(text)
+            else:  # a flood: count, keep nothing (the grader's memory is not the child's to fill)
+                res.dropped_messages += 1
             return None
         if kind == "loaded":
             _keys(msg, "defined")
@@ -760,6 +770,8 @@ class _Child:
                 _require(isinstance(value, (bool, int, float, str)))
                 if isinstance(value, str):
                     _text(value, 2000)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    _require(abs(value) < 10**300)  # the child sends bigger ints as a repr: float() must work
         elif kind == "trajectory":
             _require(task.kind == "trajectory")
             _keys(msg, "seconds", "task", "kind", "positions")
@@ -938,6 +950,8 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
         runtime_forbidden.extend(res.forbidden)
         if first:
             load_messages.extend(res.load_messages)
+            if res.dropped_messages:
+                load_messages.append(f"[... {res.dropped_messages} more messages from loading were dropped]")
             defined = list(res.defined)
         first = False
         if any(where == "" for _, where in res.forbidden):
