@@ -129,7 +129,8 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
         sub = load_submission(path)
     except SubmissionError as exc:
         reason = str(exc)
-        return SubmissionResult(display, _not_graded(checks, reason), [f"{path.name}: {reason}"],
+        note = reason if reason.startswith((path.name, str(path))) else f"{path.name}: {reason}"
+        return SubmissionResult(display, _not_graded(checks, reason), [note],
                                 seconds=time.perf_counter() - start)
     run, hidden_run = _run_public_then_hidden(sub, checks, limits)
     outcomes = {**hidden_run.outcomes, **run.outcomes} if hidden_run else run.outcomes
