@@ -336,6 +336,37 @@ def _set_limits(limits):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+def _drop_capabilities():
+    """Give up every Linux capability before student code runs (best effort, Linux only).
+
+    The grader often runs as root; a root child with capabilities could raise its own
+    RLIMIT_AS back (CAP_SYS_RESOURCE) and read the grader's environment, memory and open
+    files through /proc/<ppid> (CAP_SYS_PTRACE; the parent makes itself non-dumpable, see
+    sandbox._protect_parent).  The bounding set is emptied too, so a program the student
+    starts does not get them back at execve, and no_new_privs forbids set-uid gains.
+    It stays the same uid: files the grader's user can open remain open to it (a known limit).
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        for cap in range(64):
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last capability)
+
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        libc.capset(ctypes.byref(header), (Data * 2)())  # all zero: no capability left
+    except Exception:  # not Linux, no libc: the rlimits still apply
+        pass
+
+
 def main(argv):
     global CHANNEL
     channel_fd = int(argv[1])
@@ -358,6 +389,7 @@ def main(argv):
     objectives = _load_leaf("_ravine_objectives", plan["objectives_path"])
     signatures = dict(plan["signatures"])
     _set_limits(plan["limits"])
+    _drop_capabilities()
     try:  # so that prints before a hang or a crash still reach the parent
         sys.stdout.reconfigure(line_buffering=True)
     except Exception:

@@ -891,6 +891,30 @@ def _ordered(tasks: list[Task]) -> list[Task]:
     return [t for group in order.values() for t in group]
 
 
+_PROTECTED: list[bool] = []
+
+
+def _protect_parent() -> None:
+    """Make the grader's process non-dumpable (once, Linux only, best effort).
+
+    Then /proc/<grader pid>/environ, mem, fd/* are open only to processes holding
+    CAP_SYS_PTRACE, which the child has dropped (``_child._drop_capabilities``): a
+    submission cannot read the grader's environment or memory, nor write to its stdout.
+    Side effect: no core dumps of the grader.  /proc/<pid>/cmdline stays world-readable.
+    """
+    if _PROTECTED:
+        return
+    _PROTECTED.append(True)
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limits()) -> RunReport:
     """Run ``tasks`` against a loaded submission in isolated child processes.
 
@@ -898,6 +922,7 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
     Raises ValueError only for a malformed plan (a grader bug, never the student's).
     """
     began = time.monotonic()
+    _protect_parent()
     given = list(tasks)
     tasks = given
     for t in tasks:

@@ -261,3 +261,14 @@ def test_gradebook_text_cells_never_start_a_formula(tmp_path):
     row = next(csv.DictReader((tmp_path / "g.csv").open()))
     assert row["submission"] == "'+cmd"
     assert row["notes"].startswith("'=HYPERLINK")
+
+
+def test_the_child_cannot_read_the_graders_environment_nor_write_to_its_stdout(public_checks, capfd):
+    """read_parent_proc opens /proc/<ppid>/environ and /proc/<ppid>/fd/1: the grader is
+    non-dumpable and the child has dropped its capabilities, so both are refused.  (cmdline
+    stays world-readable: a documented limit.)"""
+    result = grade_submission(RED / "read_parent_proc.py", public_checks, limits=LIMITS)
+    text = next(t for t in result.tests if t.part == "sgd_step").output
+    assert "environ: Permission denied" in text
+    assert "stdout: Permission denied" in text
+    assert "FAKE" not in capfd.readouterr().out
