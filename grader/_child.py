@@ -344,6 +344,7 @@ def _drop_capabilities():
     files through /proc/<ppid> (CAP_SYS_PTRACE; the parent makes itself non-dumpable, see
     sandbox._protect_parent).  The bounding set is emptied too, so a program the student
     starts does not get them back at execve, and no_new_privs forbids set-uid gains.
+    The child makes itself non-dumpable as well (against other children of a batch).
     It stays the same uid: files the grader's user can open remain open to it (a known limit).
     """
     try:
@@ -351,6 +352,9 @@ def _drop_capabilities():
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        # Non-dumpable: another submission's child (same uid, no capabilities) cannot read or
+        # write this one's memory through /proc/<pid>/mem nor ptrace it.
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
         for cap in range(64):
             libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last capability)
 

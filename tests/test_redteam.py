@@ -272,3 +272,9 @@ def test_the_child_cannot_read_the_graders_environment_nor_write_to_its_stdout(p
     assert "environ: Permission denied" in text
     assert "stdout: Permission denied" in text
     assert "FAKE" not in capfd.readouterr().out
+
+
+def test_another_process_of_the_same_user_cannot_read_a_childs_memory(public_checks):
+    result = grade_submission(RED / "read_sibling.py", public_checks, limits=LIMITS)
+    text = next(t for t in result.tests if t.part == "sgd_step").output
+    assert "probe: environ: Permission denied | mem: Permission denied" in text
