@@ -278,3 +278,22 @@ def test_another_process_of_the_same_user_cannot_read_a_childs_memory(public_che
     result = grade_submission(RED / "read_sibling.py", public_checks, limits=LIMITS)
     text = next(t for t in result.tests if t.part == "sgd_step").output
     assert "probe: environ: Permission denied | mem: Permission denied" in text
+
+
+def test_on_gradescope_a_submission_cannot_read_the_seed_or_the_secret(tmp_path, monkeypatch):
+    from grader.cli import main as cli
+    from grader.commands import gradescope as command
+
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "submission").mkdir()
+    (root / "submission" / "hw.py").write_text((RED / "read_settings.py").read_text())
+    config = root / "source" / "ravine-gradescope.json"
+    config.write_text(json.dumps({"seed": 987654321, "timeout": 1.5, "secret": "s3cret-s3cret-s3cret"}))
+    monkeypatch.setattr(command, "GRADESCOPE_ROOT", str(root) + "/")
+    results = root / "results" / "results.json"
+    assert cli(["gradescope", "--config", str(config), "--submission-dir", str(root / "submission"),
+                "--results", str(results)]) == 0
+    text = results.read_text()
+    assert f"{config}: Permission denied" in text
+    assert "987654321" not in text and "s3cret" not in text
