@@ -19,7 +19,7 @@ from problems import update_rules
 from . import report
 from .checks import Check, compile_check
 from .results import SubmissionResult, TestResult
-from .sandbox import Limits, run_submission
+from .sandbox import Limits, Outcome, RunReport, run_submission
 from .submission import SubmissionError, load_submission
 
 __all__ = ["build_checks", "grade_submission", "grade_batch", "BatchResult", "unique_names", "AnswerKey"]
@@ -178,7 +178,23 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -
     if not public:
         hidden_run = run_submission(sub, hidden, limits)
         return replace(hidden_run, load_messages=[], forbidden=[]), hidden_run
-    return run_submission(sub, public, limits), run_submission(sub, hidden, limits)
+    public_run = run_submission(sub, public, limits)
+    # A function whose public run hung or killed its process would do it again: as in one
+    # run (one budget per function), its hidden checks take the same verdict without a rerun.
+    failed: dict[str, Outcome] = {}
+    for t in public:
+        o = public_run.outcomes[t.id]
+        if o.status in ("timeout", "crash") and t.function not in failed:
+            failed[t.function] = o
+    rest = [t for t in hidden if t.function not in failed]
+    hidden_run = (run_submission(sub, rest, limits) if rest else
+                  RunReport(outcomes={}, load_messages=[], defined=[], stdout="", stderr="", forbidden=[],
+                            spawns=0))
+    for t in hidden:
+        if t.function in failed:
+            o = failed[t.function]
+            hidden_run.outcomes[t.id] = Outcome(t.id, o.status, message=o.message)
+    return public_run, hidden_run
 
 
 # Files the batch writes next to the per-submission folders: no submission may be named like them.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -289,11 +290,12 @@ def test_on_gradescope_a_submission_cannot_read_the_seed_or_the_secret(tmp_path,
     (root / "submission").mkdir()
     (root / "submission" / "hw.py").write_text((RED / "read_settings.py").read_text())
     config = root / "source" / "ravine-gradescope.json"
-    config.write_text(json.dumps({"seed": 987654321, "timeout": 1.5, "secret": "s3cret-s3cret-s3cret"}))
+    seed, secret = 10**8 + secrets.randbelow(10**8), secrets.token_hex(16)  # this run's own, not a stale file's
+    config.write_text(json.dumps({"seed": seed, "timeout": 1.5, "secret": secret}))
     monkeypatch.setattr(command, "GRADESCOPE_ROOT", str(root) + "/")
     results = root / "results" / "results.json"
     assert cli(["gradescope", "--config", str(config), "--submission-dir", str(root / "submission"),
                 "--results", str(results)]) == 0
     text = results.read_text()
     assert f"{config}: Permission denied" in text
-    assert "987654321" not in text and "s3cret" not in text
+    assert str(seed) not in text and secret not in text
