@@ -299,3 +299,13 @@ def test_on_gradescope_a_submission_cannot_read_the_seed_or_the_secret(tmp_path,
     text = results.read_text()
     assert f"{config}: Permission denied" in text
     assert str(seed) not in text and secret not in text
+
+
+def test_answer_cells_too_deep_for_pythons_parser_are_refused_not_fatal(public_checks):
+    """nb_answer_parser_bomb: answer cells (code) of 9000 unary minus signs (ast.parse raises
+    MemoryError) and 4000 chained additions (RecursionError): a message per part, grading goes on."""
+    result = grade_submission(RED / "nb_answer_parser_bomb.ipynb", public_checks, limits=LIMITS)
+    assert by_part(result)["effective_lr"] == (2.0, [])
+    answers = {t.part: t for t in result.tests if t.part in ("P1.a", "TV.b")}
+    assert answers["P1.a"].score == 0 and "The answer is too long (9010 characters)" in answers["P1.a"].output
+    assert answers["TV.b"].score == 0 and "The answer is too long" in answers["TV.b"].output
