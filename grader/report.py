@@ -34,7 +34,9 @@ def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        # errors="replace": a file name with undecodable bytes (Python's surrogateescape) ends up
+        # in messages; it must not make the write fail.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -407,6 +407,18 @@ def _matrix(value: Any, rows: int, cols: int) -> np.ndarray:
     return arr
 
 
+def _scrub(value: Any) -> Any:
+    """Strings as valid Unicode: JSON's "\\ud800" escapes decode to lone surrogates, which no
+    UTF-8 file or terminal accepts (results.json, the gradebook, `ravine check`'s report would
+    raise UnicodeEncodeError); each becomes '?'.  Containers are scrubbed one level deep (the
+    protocol's messages are flat, a value is at most a dict of strings)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _scrub(v) if isinstance(v, (str, dict)) else v for k, v in value.items()}
+    return value
+
+
 def _opt_int(value: Any) -> bool:
     return value is None or (isinstance(value, int) and not isinstance(value, bool))
 
@@ -669,6 +681,7 @@ class _Child:
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Interference() from None
         _require(isinstance(msg, dict) and isinstance(msg.get("type"), str))
+        msg = _scrub(msg)
         kind = msg["type"]
         now = time.monotonic()
         limits = self.limits

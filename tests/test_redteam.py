@@ -309,3 +309,23 @@ def test_answer_cells_too_deep_for_pythons_parser_are_refused_not_fatal(public_c
     answers = {t.part: t for t in result.tests if t.part in ("P1.a", "TV.b")}
     assert answers["P1.a"].score == 0 and "The answer is too long (9010 characters)" in answers["P1.a"].output
     assert answers["TV.b"].score == 0 and "The answer is too long" in answers["TV.b"].output
+
+
+def test_lone_surrogates_and_undecodable_file_names_do_not_stop_the_batch(tmp_path):
+    """lone_surrogate puts '\\ud800' (valid JSON, not encodable as UTF-8) in a load message, an
+    exception and a returned string; a file name with a non-UTF-8 byte ends up in messages."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "lone_surrogate.py").write_text((RED / "lone_surrogate.py").read_text())
+    (subs / "correct.py").write_text((HOSTILE / "correct.py").read_text())
+    odd = subs / ("bad" + b"\xff".decode("utf-8", "surrogateescape") + "name.py")
+    odd.write_text("def sgd_step(x, g, lr):\n    return x - lr * g(x)\nraise RuntimeError('boom')\n")
+    out = tmp_path / "out"
+    grade_batch(sorted(subs.iterdir()), out, seed=SEED, jobs=1, limits=LIMITS, progress=lambda _: None)
+    rows = {r["submission"]: r for r in csv.DictReader((out / "gradebook.csv").open(encoding="utf-8"))}
+    assert set(rows) == {"bad_name", "correct", "lone_surrogate"}
+    assert rows["correct"]["total"] == "51"
+    assert rows["lone_surrogate"]["notes"] == "lone_surrogate.py raised RuntimeError: at load ? (lone_surrogate.py, line 17)"
+    assert rows["bad_name"]["notes"].startswith("bad?name.py raised RuntimeError: boom")
+    saved = json.loads((out / "lone_surrogate" / "results.json").read_text(encoding="utf-8"))
+    assert any("bad ? text" in t["output"] for t in saved["tests"])
