@@ -329,3 +329,19 @@ def test_lone_surrogates_and_undecodable_file_names_do_not_stop_the_batch(tmp_pa
     assert rows["bad_name"]["notes"].startswith("bad?name.py raised RuntimeError: boom")
     saved = json.loads((out / "lone_surrogate" / "results.json").read_text(encoding="utf-8"))
     assert any("bad ? text" in t["output"] for t in saved["tests"])
+
+
+def test_a_submission_cannot_signal_the_grader_nor_every_process(public_checks):
+    """signal_the_grader sends signal 0 (a permission probe) to the grader, to -1 (every process
+    of the user) and, from a setsid'd grandchild, to both; the child's seccomp filter refuses."""
+    import platform
+    import sys
+
+    if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
+        pytest.skip("the seccomp filter is installed on x86_64 Linux only")
+    result = grade_submission(RED / "signal_the_grader.py", public_checks,
+                              limits=Limits(function_timeout=3.0, load_timeout=3.0))
+    text = next(t for t in result.tests if t.part == "sgd_step").output
+    assert "grader: Operation not permitted; all: Operation not permitted" in text
+    assert "own group: allowed; own thread: allowed" in text  # its own processes stay reachable
+    assert text.count("Operation not permitted") == 4  # the grandchild too
