@@ -341,6 +341,96 @@ def _set_limits(limits):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+def _drop_capabilities():
+    """Give up every Linux capability before student code runs (best effort, Linux only).
+
+    The grader often runs as root; a root child with capabilities could raise its own
+    RLIMIT_AS back (CAP_SYS_RESOURCE) and read the grader's environment, memory and open
+    files through /proc/<ppid> (CAP_SYS_PTRACE; the parent makes itself non-dumpable, see
+    sandbox._protect_parent).  The bounding set is emptied too, so a program the student
+    starts does not get them back at execve, and no_new_privs forbids set-uid gains.
+    The child makes itself non-dumpable as well (against other children of a batch).
+    It stays the same uid: files the grader's user can open remain open to it (a known limit).
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        # Non-dumpable: another submission's child (same uid, no capabilities) cannot read or
+        # write this one's memory through /proc/<pid>/mem nor ptrace it.
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+        for cap in range(64):
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last capability)
+
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        libc.capset(ctypes.byref(header), (Data * 2)())  # all zero: no capability left
+    except Exception:  # not Linux, no libc: the rlimits still apply
+        pass
+
+
+def _forbid_signalling_the_grader():
+    """A seccomp filter (x86_64 Linux only, best effort): kill/tkill/tgkill aimed at the grader
+    (the parent), kill() of any process group but the child's own (kill(-1) included) and
+    pidfd_send_signal fail with EPERM.  Inherited by everything the submission starts, setsid
+    escapees included.  Other processes can still be signalled by pid (a known limit)."""
+    try:
+        import ctypes
+        import platform
+
+        if not sys.platform.startswith("linux") or platform.machine() != "x86_64":
+            return
+        ppid, own = os.getppid(), os.getpgrp()
+        allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+        ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+
+        # (code, jt, jf, k); jumps count instructions after the next one
+        prog = [
+            (ld, 0, 0, 4),                        # 0  arch
+            (jeq, 1, 0, 0xC000003E),              # 1  x86_64 -> 3
+            (ret, 0, 0, deny),                    # 2  any other ABI (int 0x80): refused
+            (ld, 0, 0, 0),                        # 3  syscall number
+            (jge, 13, 0, 0x40000000),             # 4  x32 ABI -> DENY (18)
+            (jeq, 4, 0, 62),                      # 5  kill -> 10
+            (jeq, 9, 0, 200),                     # 6  tkill -> 16
+            (jeq, 8, 0, 234),                     # 7  tgkill -> 16
+            (jeq, 9, 0, 424),                     # 8  pidfd_send_signal -> DENY (18)
+            (ret, 0, 0, allow),                   # 9
+            (ld, 0, 0, 16),                       # 10 kill: pid (low 32 bits of args[0])
+            (jeq, 6, 0, ppid),                    # 11 the grader -> DENY
+            (jeq, 6, 0, 0),                       # 12 own group -> ALLOW (19)
+            (jeq, 5, 0, (-own) & 0xFFFFFFFF),     # 13 own group by id -> ALLOW
+            (jset, 3, 0, 0x80000000),             # 14 another group, or -1 -> DENY
+            (ret, 0, 0, allow),                   # 15
+            (ld, 0, 0, 16),                       # 16 tkill/tgkill: tid / tgid
+            (jeq, 0, 1, ppid),                    # 17 the grader -> 18, else 19
+            (ret, 0, 0, deny),                    # 18 DENY
+            (ret, 0, 0, allow),                   # 19 ALLOW
+        ]
+
+        class Filter(ctypes.Structure):
+            _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                        ("k", ctypes.c_uint32)]
+
+        class Prog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Filter))]
+
+        filters = (Filter * len(prog))(*[Filter(*ins) for ins in prog])
+        program = Prog(len(prog), ctypes.cast(filters, ctypes.POINTER(Filter)))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (required for an unprivileged filter)
+        libc.prctl(22, 2, ctypes.byref(program), 0, 0)  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    except Exception:
+        pass
+
+
 def main(argv):
     global CHANNEL
     channel_fd = int(argv[1])
@@ -363,6 +453,8 @@ def main(argv):
     objectives = _load_leaf("_ravine_objectives", plan["objectives_path"])
     signatures = dict(plan["signatures"])
     _set_limits(plan["limits"])
+    _drop_capabilities()
+    _forbid_signalling_the_grader()
     try:  # so that prints before a hang or a crash still reach the parent
         sys.stdout.reconfigure(line_buffering=True)
     except Exception:

@@ -65,8 +65,11 @@ def answer_text(cell: Mapping[str, Any]) -> str:
     if cell.get("cell_type") == "code":
         try:
             tree = ast.parse(src)
-        except SyntaxError:
-            return src.strip()  # not Python: take the text as written
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            # not Python (or too deeply nested for CPython's parser, e.g. 9000 unary minus signs,
+            # which raises MemoryError): take the text as written; the formula parser's bounds
+            # then refuse it with a message
+            return src.strip()
         body = [n for n in tree.body if not (isinstance(n, ast.Expr) and
                                               isinstance(n.value, ast.Constant) and n is not tree.body[-1])]
         if len(body) == 1:

@@ -50,6 +50,10 @@ _STATUS_TEXT = {
 }
 
 
+_HIDDEN_DETAILS = ("(Details of runs on hidden inputs are not shown; run `ravine check` to see the "
+                   "public checks, which report the same kinds of failure in full.)")
+
+
 def _fmt(a: Any, max_items: int = 6) -> str:
     arr = np.atleast_1d(np.asarray(a, dtype=float))
     items = ", ".join(f"{v:.6g}" for v in arr[:max_items])
@@ -125,7 +129,12 @@ class Check:
         diag = STATUS_DIAGNOSIS.get(outcome.status, "crash")
         lines = [self._header()] if self._header() else []
         lines.append(f"[{diag}] {_STATUS_TEXT.get(outcome.status, 'the run failed')}.")
-        if outcome.message:
+        if self.spec.hidden:
+            # The details of a run on hidden inputs are the student's own text (exception
+            # messages, class names, returned shapes, exit codes), i.e. a channel for the
+            # hidden inputs: never shown.  The public checks show the same failures in full.
+            lines.append(_HIDDEN_DETAILS)
+        elif outcome.message:
             lines.append(outcome.message.rstrip())
         return self._result(score=0.0, status="failed", lines=lines, diagnoses=[diag])
 
@@ -204,8 +213,8 @@ class _TrajectoryCheck(Check):
         got = np.asarray(outcome.value, dtype=float)
         cmp = compare_positions(got, exp, spec.tolerance)
         if cmp.ok:
-            lines = header + [f"Passed: positions match the reference at all {spec.steps} steps "
-                              f"(max relative difference {cmp.max_rel:.1e})."]
+            detail = "" if spec.hidden else f" (max relative difference {cmp.max_rel:.1e})"
+            lines = header + [f"Passed: positions match the reference at all {spec.steps} steps{detail}."]
             return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
         mistake = self.diagnose(got)
         if mistake is not None:
@@ -221,9 +230,9 @@ class _TrajectoryCheck(Check):
     def _deviation(self, got: np.ndarray, exp: np.ndarray, cmp: Comparison) -> str:
         spec = self.spec
         k = cmp.first_bad_step if cmp.first_bad_step is not None else 0
-        if spec.hidden:
-            return (f"Your positions first differ from the reference at step {k} of {spec.steps} "
-                    f"(max relative difference {min(cmp.max_rel, 1e300):.2e}); no known mistake matches.")
+        if spec.hidden:  # no difference figures: they are computed from values the student chose
+            return (f"Your positions first differ from the reference at step {k} of {spec.steps}; "
+                    "no known mistake matches.")
         return (
             f"Your positions first differ from the reference at step {k} of {spec.steps}: "
             f"expected x_{k} = {_fmt(exp[k])}, got {_fmt(got[k])}. "
@@ -243,6 +252,13 @@ class _ValueCheck(Check):
         tol = self.spec.tolerance
         return abs(got - want) <= tol.atol + tol.rtol * abs(want)
 
+    def _kind(self, value: Any) -> str:
+        """'a <type>' for feedback; on a hidden check only a fixed word (a class name is the student's text)."""
+        if self.spec.hidden:
+            return "something else"
+        kind = value.get("type", "?") if isinstance(value, dict) else type(value).__name__
+        return f"a {kind}"
+
     def _matches(self, got: Any, wrong: Any) -> bool:
         if isinstance(wrong, (set, frozenset, tuple, list)):
             return any(self._matches(got, w) for w in wrong)
@@ -260,8 +276,8 @@ class _ValueCheck(Check):
         sig = spec.function
         if spec.compare == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                kind = value.get("type", "?") if isinstance(value, dict) else type(value).__name__
-                lines = header + [f"[contract] {sig} must return a float; it returned a {kind}."]
+                kind = self._kind(value)
+                lines = header + [f"[contract] {sig} must return a float; it returned {kind}."]
                 return self._result(score=0.0, status="failed", lines=lines, diagnoses=["contract"])
             got: Any = float(value)
             if not np.isfinite(got):
@@ -270,16 +286,15 @@ class _ValueCheck(Check):
             ok = self._close(got, float(want))
         else:
             if not isinstance(value, str):
-                kind = value.get("type", "?") if isinstance(value, dict) else type(value).__name__
+                kind = self._kind(value)
                 lines = header + [f"[contract] {sig} must return a str (one of 'minimum', 'maximum', "
-                                  f"'saddle', 'degenerate'); it returned a {kind}."]
+                                  f"'saddle', 'degenerate'); it returned {kind}."]
                 return self._result(score=0.0, status="failed", lines=lines, diagnoses=["contract"])
             got = value.strip().lower()
             ok = got == want
         shown = f"{got:.6g}" if isinstance(got, float) else repr(got)
-        if ok:
-            # A hidden check does not echo a right answer: it would be the expected value.
-            lines = header + ["Passed." if spec.hidden else f"Passed: {sig} returned {shown}."]
+        if ok:  # on a hidden check the passing value would be the expected value: not shown
+            lines = header + [f"Passed: {sig} returned {'the expected value' if spec.hidden else shown}."]
             return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
         for m in spec.mistakes:
             assert m.value is not None
@@ -291,8 +306,8 @@ class _ValueCheck(Check):
                     lines.append(f"Expected {want if isinstance(want, str) else f'{want:.6g}'!s}, got {shown}.")
                 return self._result(score=credit, status="partial" if credit else "failed", lines=lines,
                                     diagnoses=[m.id])
-        if spec.hidden:
-            lines = header + [f"Wrong answer: {sig} returned {shown}; no known mistake matches."]
+        if spec.hidden:  # the returned value is the student's to choose: a channel for the inputs
+            lines = header + [f"Wrong answer: {sig} returned a wrong value; no known mistake matches."]
         else:
             w = repr(want) if isinstance(want, str) else f"{want:.6g}"
             lines = header + [f"Wrong answer: expected {w}, got {shown}."]

@@ -6,10 +6,11 @@ failure, a crash or a hang becomes zero-score tests with a message.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -18,7 +19,7 @@ from problems import update_rules
 from . import report
 from .checks import Check, _TrajectoryCheck, compile_check
 from .results import SubmissionResult, TestResult
-from .sandbox import Limits, run_submission
+from .sandbox import Limits, Outcome, RunReport, run_submission
 from .submission import SubmissionError, load_submission
 
 __all__ = ["build_checks", "grade_submission", "grade_batch", "BatchResult", "unique_names", "AnswerKey"]
@@ -128,10 +129,12 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
         sub = load_submission(path)
     except SubmissionError as exc:
         reason = str(exc)
-        return SubmissionResult(display, _not_graded(checks, reason), [f"{path.name}: {reason}"],
+        note = reason if reason.startswith((path.name, str(path))) else f"{path.name}: {reason}"
+        return SubmissionResult(display, _not_graded(checks, reason), [note],
                                 seconds=time.perf_counter() - start)
-    run = run_submission(sub, [c.task for c in checks], limits)
-    tests = [c.score(run.outcomes[c.task.id]) for c in checks]
+    run, hidden_run = _run_public_then_hidden(sub, checks, limits)
+    outcomes = {**hidden_run.outcomes, **run.outcomes} if hidden_run else run.outcomes
+    tests = [c.score(outcomes[c.task.id]) for c in checks]
     if trajectories is not None:
         for c in checks:
             # compile_check makes a _TrajectoryCheck for every task of kind "trajectory"
@@ -142,22 +145,88 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
                                              "expected": c.expected(), "got": got,
                                              "passed": o.status == "ok" and c.score(o).passed}
     messages = list(run.load_messages)
-    for f in run.forbidden:
+    forbidden = list(run.forbidden)
+    stdout = run.stdout
+    if hidden_run is not None:
+        # Only the package name: the rest of an attempted module name is the student's text.
+        for f in hidden_run.forbidden:
+            module, _, when = f.partition(" ")
+            text = f"{module.split('.', 1)[0]} {when}".strip()
+            if text not in forbidden:
+                forbidden.append(text)
+        stdout = (stdout + "\n[hidden checks]\n" + hidden_run.stdout) if hidden_run.stdout else stdout
+    for f in forbidden:
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
     tests += _answer_tests(sub, answers, messages)
-    return SubmissionResult(display, tests, messages, stdout=run.stdout,
+    return SubmissionResult(display, tests, messages, stdout=stdout,
                             seconds=time.perf_counter() - start)
 
 
+def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -> tuple[Any, Any]:
+    """Run the public checks' tasks, then the hidden ones in a separate child process.
+
+    A child can read everything in its own memory (its plan included), and everything it
+    says in visible feedback (load messages, exception text, returned values) is the
+    student's text.  So the child that produces visible feedback never holds a hidden
+    input, and of the hidden run only grader-made statuses are used: its load messages
+    are dropped and the hidden checks redact the details of failed runs
+    (``Check._failed_run``).  Returns ``(public_run, hidden_run or None)``.
+    """
+    public = [c.task for c in checks if not c.spec.hidden]
+    hidden = [c.task for c in checks if c.spec.hidden]
+    if not hidden:
+        return run_submission(sub, public, limits), None
+    if not public:
+        hidden_run = run_submission(sub, hidden, limits)
+        return replace(hidden_run, load_messages=[], forbidden=[]), hidden_run
+    public_run = run_submission(sub, public, limits)
+    # A function whose public run hung or killed its process would do it again: as in one
+    # run (one budget per function), its hidden checks take the same verdict without a rerun.
+    failed: dict[str, Outcome] = {}
+    for t in public:
+        o = public_run.outcomes[t.id]
+        if o.status in ("timeout", "crash") and t.function not in failed:
+            failed[t.function] = o
+    rest = [t for t in hidden if t.function not in failed]
+    hidden_run = (run_submission(sub, rest, limits) if rest else
+                  RunReport(outcomes={}, load_messages=[], defined=[], stdout="", stderr="", forbidden=[],
+                            spawns=0))
+    for t in hidden:
+        if t.function in failed:
+            o = failed[t.function]
+            hidden_run.outcomes[t.id] = Outcome(t.id, o.status, message=o.message)
+    return public_run, hidden_run
+
+
+# Files the batch writes next to the per-submission folders: no submission may be named like them.
+_RESERVED_NAMES = frozenset({"gradebook.csv", "grading.json", "report.md", "report.png"})
+_UNSAFE_CHARS = re.compile(r"[^\w.+-]")
+
+
+def _safe_name(stem: str) -> str:
+    """A submission's folder name: word characters, '.', '+', '-' only; no leading '.', '+' or
+    '-' (so never '.' or '..', nor a spreadsheet formula), at most 100 characters, never one of
+    the batch's own files."""
+    name = _UNSAFE_CHARS.sub("_", stem).lstrip(".+-")[:100] or "submission"
+    if name.lower() in _RESERVED_NAMES:
+        name = name + "_submission"
+    return name
+
+
 def unique_names(paths: Sequence[Path]) -> list[str]:
-    """File names without extension, made unique with -2, -3, ... in input order."""
-    seen: dict[str, int] = {}
+    """Folder names for ``DIR/<name>/results.json``: the file name without extension, made
+    safe (see ``_safe_name``) and unique with -2, -3, ... in input order, also against names
+    that already end in ``-2`` (``a.py``, ``a.ipynb``, ``a-2.py``) and up to case."""
+    used: set[str] = set()
     names = []
     for p in paths:
-        base = p.stem or "submission"
-        n = seen.get(base, 0) + 1
-        seen[base] = n
-        names.append(base if n == 1 else f"{base}-{n}")
+        base = _safe_name(p.stem)
+        name, n = base, 1
+        while name.lower() in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name.lower())
+        names.append(name)
     return names
 
 

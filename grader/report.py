@@ -34,7 +34,9 @@ def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        # errors="replace": a file name with undecodable bytes (Python's surrogateescape) ends up
+        # in messages; it must not make the write fail.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -62,6 +64,12 @@ def gradebook_columns(results: Sequence[SubmissionResult]) -> list[str]:
     return parts
 
 
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run: a leading = + - @ (a formula in Excel, LibreOffice,
+    Google Sheets) or tab/CR gets a "'" in front (OWASP's advice on CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_gradebook(path: Path, results: Sequence[SubmissionResult]) -> None:
     """A row per submission, a column per function (or problem part), a total."""
     parts = gradebook_columns(results)
@@ -71,8 +79,8 @@ def write_gradebook(path: Path, results: Sequence[SubmissionResult]) -> None:
     for r in results:
         by = r.by_part()
         notes = "; ".join(m.splitlines()[0] for m in r.messages)[:300]
-        w.writerow([r.submission, *(f"{by[p][0]:g}" if p in by else "" for p in parts),
-                    f"{r.score:g}", f"{r.max_score:g}", notes])
+        w.writerow([_cell(r.submission), *(f"{by[p][0]:g}" if p in by else "" for p in parts),
+                    f"{r.score:g}", f"{r.max_score:g}", _cell(notes)])
     atomic_write(path, buf.getvalue())
 
 

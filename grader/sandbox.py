@@ -76,6 +76,9 @@ NUMERIC_SIGNATURES: dict[str, str] = {
 SIGNATURES: dict[str, str] = {**STUDENT_SIGNATURES, **NUMERIC_SIGNATURES}
 
 INTERFERENCE = "the submission interfered with the grader's channel"
+# Caps on what a child can make the grader keep (a flood of valid messages is interference too).
+_MAX_LOAD_MESSAGES = 200  # one per notebook cell at most, normally
+_MAX_FORBIDDEN = 50  # distinct (module, function) import attempts
 _ROOT = Path(__file__).resolve().parent.parent
 _CHILD = Path(__file__).resolve().parent / "_child.py"
 _ROLLOUT = _ROOT / "solvers" / "rollout.py"
@@ -404,6 +407,18 @@ def _matrix(value: Any, rows: int, cols: int) -> np.ndarray:
     return arr
 
 
+def _scrub(value: Any) -> Any:
+    """Strings as valid Unicode: JSON's "\\ud800" escapes decode to lone surrogates, which no
+    UTF-8 file or terminal accepts (results.json, the gradebook, `ravine check`'s report would
+    raise UnicodeEncodeError); each becomes '?'.  Containers are scrubbed one level deep (the
+    protocol's messages are flat, a value is at most a dict of strings)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _scrub(v) if isinstance(v, (str, dict)) else v for k, v in value.items()}
+    return value
+
+
 def _opt_int(value: Any) -> bool:
     return value is None or (isinstance(value, int) and not isinstance(value, bool))
 
@@ -427,6 +442,7 @@ class _ChildResult:
     #                             timeout | crash | interference | None
     failed_function: str = ""
     how: str = ""  # for crashes: exit status / signal text
+    dropped_messages: int = 0  # load messages beyond _MAX_LOAD_MESSAGES
 
 
 class _Child:
@@ -665,6 +681,7 @@ class _Child:
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Interference() from None
         _require(isinstance(msg, dict) and isinstance(msg.get("type"), str))
+        msg = _scrub(msg)
         kind = msg["type"]
         now = time.monotonic()
         limits = self.limits
@@ -680,12 +697,18 @@ class _Child:
             module = _text(msg["module"], 200)
             _require(bool(_MODULE.match(module)) and module.split(".")[0] in FORBIDDEN_PACKAGES)
             where = "" if self.phase == "load" else self._current_function()
-            res.forbidden.append((module, where))
+            if (module, where) not in res.forbidden:  # repeats add nothing (and cost memory)
+                _require(len(res.forbidden) < _MAX_FORBIDDEN)
+                res.forbidden.append((module, where))
             return None
         if kind == "load_message":
             _keys(msg, "text")
             _require(self.phase == "load")
-            res.load_messages.append(_text(msg["text"]))
+            text = _text(msg["text"])
+            if len(res.load_messages) < _MAX_LOAD_MESSAGES:
+                res.load_messages.append(text)
+            else:  # a flood: count, keep nothing (the grader's memory is not the child's to fill)
+                res.dropped_messages += 1
             return None
         if kind == "loaded":
             _keys(msg, "defined")
@@ -762,6 +785,8 @@ class _Child:
                 _require(isinstance(value, (bool, int, float, str)))
                 if isinstance(value, str):
                     _text(value, 2000)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    _require(abs(value) < 10**300)  # the child sends bigger ints as a repr: float() must work
         elif kind == "trajectory":
             _require(task.kind == "trajectory")
             _keys(msg, "seconds", "task", "kind", "positions")
@@ -881,6 +906,30 @@ def _ordered(tasks: list[Task]) -> list[Task]:
     return [t for group in order.values() for t in group]
 
 
+_PROTECTED: list[bool] = []
+
+
+def _protect_parent() -> None:
+    """Make the grader's process non-dumpable (once, Linux only, best effort).
+
+    Then /proc/<grader pid>/environ, mem, fd/* are open only to processes holding
+    CAP_SYS_PTRACE, which the child has dropped (``_child._drop_capabilities``): a
+    submission cannot read the grader's environment or memory, nor write to its stdout.
+    Side effect: no core dumps of the grader.  /proc/<pid>/cmdline stays world-readable.
+    """
+    if _PROTECTED:
+        return
+    _PROTECTED.append(True)
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limits()) -> RunReport:
     """Run ``tasks`` against a loaded submission in isolated child processes.
 
@@ -888,6 +937,7 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
     Raises ValueError only for a malformed plan (a grader bug, never the student's).
     """
     began = time.monotonic()
+    _protect_parent()
     given = list(tasks)
     tasks = given
     for t in tasks:
@@ -940,6 +990,8 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
         runtime_forbidden.extend(res.forbidden)
         if first:
             load_messages.extend(res.load_messages)
+            if res.dropped_messages:
+                load_messages.append(f"[... {res.dropped_messages} more messages from loading were dropped]")
             defined = list(res.defined)
         first = False
         if any(where == "" for _, where in res.forbidden):

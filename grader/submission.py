@@ -47,6 +47,11 @@ __all__ = [
 FORBIDDEN_PACKAGES: frozenset[str] = frozenset({"grader", "solvers", "problems"})
 
 EXTENSIONS = (".py", ".ipynb")
+# Size caps, checked before parsing: the grader parses every submission in its own process,
+# and ast/compile take ~400 bytes of memory per byte of source (a 36 MB .py took 14 GB and
+# 2 minutes).  Real solutions are a few KiB; notebooks may carry figures in their outputs.
+MAX_CODE_BYTES = 512 << 10  # a .py file, or all code cells of a notebook together
+MAX_NOTEBOOK_BYTES = 32 << 20  # the .ipynb file, outputs included
 _RUNNABLE_CELL_MAGICS = frozenset({"time", "timeit", "capture"})
 _SKIP_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints"})
 
@@ -169,13 +174,23 @@ def scan_forbidden(tree: ast.Module) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- loading
 
 
-def _read_text(path: Path) -> str:
+def _too_big(what: str, size: int, limit: int) -> SubmissionError:
+    return SubmissionError(f"{what} is too large to grade ({size / 1024:.0f} KiB; the limit is "
+                           f"{limit / 1024:.0f} KiB)")
+
+
+def _read_text(path: Path, limit: int) -> str:
     try:
+        size = path.stat().st_size
+        if size > limit:
+            raise _too_big(path.name, size, limit)
         data = path.read_bytes()
     except IsADirectoryError:
         raise SubmissionError(f"{path}: is a directory, expected a .py file or a .ipynb notebook")
     except OSError as exc:
         raise SubmissionError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > limit:  # grew since stat
+        raise _too_big(path.name, len(data), limit)
     if not data.strip():
         raise SubmissionError(f"{path.name}: the file is empty")
     if b"\x00" in data:
@@ -204,7 +219,7 @@ def _parse(source: str, label: str) -> ast.Module:
 
 
 def _load_py(path: Path) -> Submission:
-    text = _read_text(path)
+    text = _read_text(path, MAX_CODE_BYTES)
     label = path.name
     try:
         tree = _parse(text, label)
@@ -228,7 +243,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 
 def _load_ipynb(path: Path) -> Submission:
-    text = _read_text(path)
+    text = _read_text(path, MAX_NOTEBOOK_BYTES)
     import nbformat  # heavy-ish (jsonschema): only for notebooks
 
     with warnings.catch_warnings():
@@ -259,6 +274,9 @@ def _load_ipynb(path: Path) -> Submission:
     cells: list[Cell] = []
     forbidden: list[tuple[str, str]] = []
     code = [c for c in nb.cells if c.get("cell_type") == "code"]
+    code_bytes = sum(len(str(c.get("source", "")).encode("utf-8", "surrogatepass")) for c in code)
+    if code_bytes > MAX_CODE_BYTES:
+        raise _too_big(f"{path.name}: the code in the notebook", code_bytes, MAX_CODE_BYTES)
     for index, raw in enumerate(code):
         label = f"cell {index + 1}"
         source = strip_magics(str(raw.get("source", "")))

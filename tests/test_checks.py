@@ -233,7 +233,7 @@ def test_hidden_value_checks_do_not_echo_a_right_answer_nor_name_it():
             if not spec.hidden:
                 continue
             result = compile_check(spec).score(Outcome(spec.name, "ok", spec.expected))
-            assert result.status == "passed" and result.output.endswith("Passed.")
+            assert result.status == "passed" and result.output.endswith("returned the expected value.")
             if isinstance(spec.expected, str):
                 assert spec.expected not in result.output and spec.expected not in spec.name
             else:

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import __version__
     from ..engine import grade_batch
-    from ..report import atomic_write, class_report, load_results, render_table
+    from ..report import atomic_write, class_report, render_table
     from ..submission import collect_submissions
     from ._common import limits_from
 
@@ -93,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     # grading.json holds the seed of the hidden checks: it is for the instructor, never for students.
     atomic_write(out / "grading.json", json.dumps(manifest, indent=2) + "\n")
     if not args.no_report:
-        atomic_write(out / "report.md", class_report(load_results(out), plot_path=out / "report.png"))
+        # From memory, not from DIR/*/results.json: a submission's process (same user) could
+        # have planted extra folders or malformed files there.
+        atomic_write(out / "report.md", class_report([r.to_dict() for r in batch.results],
+                                                     plot_path=out / "report.png"))
     sys.stdout.write(render_table(batch.results))
     print(f"\nWrote {out}/<name>/results.json, {out}/gradebook.csv"
           + ("" if args.no_report else f", {out}/report.md, {out}/report.png"), file=sys.stderr)

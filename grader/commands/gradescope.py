@@ -24,6 +24,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default="/autograder/results/results.json")
 
 
+# Inside Gradescope's image everything runs as root, so a submission could read the settings
+# (the seed, and the course secret for per-student numbers) and print them in its feedback.
+# Its process has no capabilities (CAP_DAC_OVERRIDE included), so mode 000 locks it out; the
+# grader has already read the file.  Only under /autograder: never chmod an instructor's copy.
+GRADESCOPE_ROOT = "/autograder/"
+
+
+def _hide_settings(path: Path) -> None:
+    try:
+        if str(path.resolve()).startswith(GRADESCOPE_ROOT):
+            path.chmod(0)
+    except OSError:
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
     from ..gradescope import grade_gradescope, make_autograder_zip
 
@@ -60,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"ravine gradescope: cannot read settings {args.config}: {exc}", file=sys.stderr)
         return 2
+    _hide_settings(Path(args.config))
     if args.file:
         config["file"] = args.file
     if args.timeout:
