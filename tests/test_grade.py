@@ -185,3 +185,18 @@ def test_grade_command_with_a_roster_that_is_not_utf8(tmp_path):
     assert proc.stderr.strip() == (f"ravine grade: {roster}: not UTF-8 text (undecodable byte at offset 16); "
                                    "save the roster as UTF-8 CSV")
     assert not (out / "alice_correct").exists() and proc.stdout == ""
+
+
+def test_grade_takes_the_seed_from_the_environment(tmp_path):
+    import os
+
+    env = {**os.environ, "RAVINE_SEED": "77"}
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(EXAMPLES / "alice_correct.py"), "--out",
+                           str(out), "--no-report"], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "grading.json").read_text())["seed"] == 77
+    bad = subprocess.run([sys.executable, "-m", "grader", "grade", str(EXAMPLES / "alice_correct.py"), "--out",
+                          str(out)], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env={**os.environ, "RAVINE_SEED": "abc"})
+    assert bad.returncode == 2 and "RAVINE_SEED must be an integer" in bad.stderr

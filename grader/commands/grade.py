@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import time
@@ -21,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output directory: DIR/<name>/results.json, DIR/gradebook.csv, DIR/report.md")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     p.add_argument("--seed", type=int, default=None,
-                   help="grading seed for the hidden checks' inputs (default: a fresh random seed, "
+                   help="grading seed for the hidden checks' inputs (default: $RAVINE_SEED, which student "
+                        "processes cannot read, unlike the command line; else a fresh random seed, "
                         "recorded in DIR/grading.json so a regrade can reuse it)")
     p.add_argument("--roster", metavar="CSV", help="roster (column id): notebooks named <id>.ipynb get "
                    "their answer parts graded with that student's numbers (needs --secret-file)")
@@ -76,7 +78,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"ravine grade: {exc}", file=sys.stderr)
             return 2
         answers = AnswerKey(frozenset(s.id for s in students), secret)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    seed = args.seed
+    if seed is None and os.environ.get("RAVINE_SEED"):
+        try:
+            seed = int(os.environ["RAVINE_SEED"])
+        except ValueError:
+            print(f"ravine grade: RAVINE_SEED must be an integer, got {os.environ['RAVINE_SEED']!r}",
+                  file=sys.stderr)
+            return 2
+    if seed is None:
+        seed = secrets.randbelow(2**31)
     started = time.time()
     print(f"ravine grade: {len(paths) + len(rejected)} submission(s), jobs={args.jobs}", file=sys.stderr)
     batch = grade_batch(paths, out, seed=seed, jobs=args.jobs, limits=limits, rejected=rejected,
