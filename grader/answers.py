@@ -270,7 +270,18 @@ def _grade_symbolic(part: Any, text: str, params: Mapping[str, Fraction], explan
                        "Could not decide automatically whether your answer equals the reference "
                        f"({v.evidence}); the instructor will check it.")
     return _result(part, pid, 0.0, "failed",
-                   f"Not the expected answer: {v.evidence}.{explanation}")
+                   f"Not the expected answer: {_without_reference(v.evidence)}.{explanation}")
+
+
+def _without_reference(evidence: str) -> str:
+    """The counter-example with the student's value but not the reference's.
+
+    "at beta = 0.5 your formula gives 2, expected 3" would hand out the reference at a
+    point of the student's choosing, over repeated submissions enough to fit it.
+    """
+    evidence = re.sub(r"[,;] expected [^;]*$", "", evidence)
+    return evidence + " (the expected answer differs there)" if evidence.startswith("at ") or \
+        evidence.startswith("your formula is undefined") else evidence
 
 
 _LABEL = re.compile(r"^\s*[A-Za-z\\][A-Za-z0-9_{}\\]*\s*=(?![=<>])(.+)$", re.S)

@@ -209,3 +209,10 @@ def test_malformed_notebook_is_a_message(tmp_path: Path) -> None:
     res = grade_answers(path, student_id=None, secret=None, problems=["TV"])
     assert res and all(r.score == 0 for r in res)
     assert "could not read the notebook bad.ipynb" in res[0].output
+
+
+def test_a_wrong_answer_shows_its_own_value_but_not_the_references() -> None:
+    res = {r.part: r for r in grade_answers({"P1.a": "1/lambda_min"}, student_id=None, secret=None)}
+    out = res["P1.a"].output
+    assert res["P1.a"].status == "failed" and "your formula gives" in out
+    assert "expected answer differs there" in out and ", expected" not in out

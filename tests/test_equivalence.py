@@ -250,3 +250,11 @@ def test_the_symbolic_worker_serves_threads_one_request_at_a_time() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(one, pairs))
     assert got == [p[2] for p in pairs]
+
+
+def test_a_float_disagreement_is_confirmed_symbolically() -> None:
+    # sqrt(2)^2 - 2 is 4.4e-16 in floats: the numeric pass alone would call this "different"
+    v = compare("lr/(1-beta) + sqrt(2)^2 - 2", "lr/(1-beta)", T)
+    assert (v.status, v.method) == ("equal", "symbolic")
+    w = compare("lr/(1-beta) + sqrt(2)^2 - 2.001", "lr/(1-beta)", T)
+    assert w.status == "different"
