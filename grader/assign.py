@@ -84,6 +84,21 @@ def read_roster(text: str, *, source: str = "roster") -> list[Student]:
     return students
 
 
+def load_course(roster: str | None, secret_file: str | None) -> tuple[list[Student], bytes]:
+    """The roster and the course secret given together on a command line.
+
+    Raises ValueError (RosterError included) with a one-line message naming the file or the option.
+    """
+    if not (roster and secret_file):
+        raise ValueError("--roster and --secret-file go together")
+    students = load_roster(roster)
+    try:
+        secret = read_secret(secret_file)
+    except OSError as exc:  # read_secret names missing files and directories itself
+        raise ValueError(f"cannot read {exc.filename or secret_file}: {exc.strerror or exc}") from None
+    return students, secret
+
+
 def load_roster(path: str | Path) -> list[Student]:
     """Read and parse the roster file at ``path`` (UTF-8, a byte-order mark allowed).
 

@@ -200,3 +200,14 @@ def test_grade_takes_the_seed_from_the_environment(tmp_path):
                           str(out)], capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={**os.environ, "RAVINE_SEED": "abc"})
     assert bad.returncode == 2 and "RAVINE_SEED must be an integer" in bad.stderr
+
+
+def test_grade_roster_needs_the_secret_and_names_bad_files(tmp_path):
+    (tmp_path / "r.csv").write_text("id\ns001\n")
+    base = [sys.executable, "-m", "grader", "grade", str(EXAMPLES / "alice_correct.py"), "--out", str(tmp_path / "o")]
+    alone = subprocess.run(base + ["--roster", str(tmp_path / "r.csv")], capture_output=True, text=True,
+                           cwd=ROOT, timeout=60)
+    assert alone.returncode == 2 and "--roster and --secret-file go together" in alone.stderr
+    missing = subprocess.run(base + ["--roster", str(tmp_path / "r.csv"), "--secret-file", str(tmp_path / "nope")],
+                             capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert missing.returncode == 2 and "nope" in missing.stderr

@@ -61,20 +61,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     answers = None
     if args.roster or args.secret_file:
-        from ..assign import RosterError, load_roster, read_secret
+        from ..assign import load_course
         from ..engine import AnswerKey
 
-        if not (args.roster and args.secret_file):
-            print("ravine grade: --roster and --secret-file go together", file=sys.stderr)
-            return 2
         try:
-            students = load_roster(args.roster)
-            secret = read_secret(args.secret_file)
-        except OSError as exc:  # the secret file (load_roster turns its own errors into RosterError)
-            print(f"ravine grade: cannot read {exc.filename or args.secret_file}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            return 2
-        except (RosterError, ValueError) as exc:
+            students, secret = load_course(args.roster, args.secret_file)
+        except ValueError as exc:
             print(f"ravine grade: {exc}", file=sys.stderr)
             return 2
         answers = AnswerKey(frozenset(s.id for s in students), secret)

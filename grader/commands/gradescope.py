@@ -49,15 +49,11 @@ def run(args: argparse.Namespace) -> int:
             return 2
         students = secret = None
         if args.roster or args.secret_file:
-            from ..assign import RosterError, load_roster, read_secret
+            from ..assign import load_course
 
-            if not (args.roster and args.secret_file):
-                print("ravine gradescope: --roster and --secret-file go together", file=sys.stderr)
-                return 2
             try:
-                roster = load_roster(args.roster)
-                secret = read_secret(args.secret_file)
-            except (OSError, RosterError, ValueError) as exc:
+                roster, secret = load_course(args.roster, args.secret_file)
+            except ValueError as exc:
                 print(f"ravine gradescope: {exc}", file=sys.stderr)
                 return 2
             students = {s.email: s.id for s in roster if s.email}
