@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "gradescope": "grader.commands.gradescope",
     "prairielearn": "grader.commands.prairielearn",
     "export": "grader.commands.export",
+    "selftest": "grader.commands.selftest",
     "assign": "grader.commands.assign",
     "verify": "grader.commands.verify",
     "derive": "grader.commands.derive",
