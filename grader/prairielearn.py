@@ -34,7 +34,6 @@ SETTINGS_NAME = "ravine-prairielearn.json"
 # The grader host refuses a results.json larger than 1 MiB: outputs are cut to stay well below.
 MAX_RESULTS_BYTES = 1024 * 1024
 _MAX_TEST_OUTPUT = 4000
-_MAX_STDOUT = 20000
 
 
 def _cut(text: str, limit: int) -> str:
@@ -61,8 +60,9 @@ def to_prairielearn(result: SubmissionResult) -> dict[str, Any]:
         "gradable": True,
         "score": min(max(round(score, 6), 0.0), 1.0),
         "message": "\n".join([summary, *messages]),
-        # What the student's own code printed: it is theirs to see (public runs only, see engine).
-        "output": _cut(result.stdout, _MAX_STDOUT),
+        # Not what the student's code printed: that includes the hidden checks' run, where a print
+        # of the arguments would show the hidden inputs (Gradescope's results hide it likewise).
+        "output": "",
         "tests": [_test(t) for t in result.tests],
         "ravine": {"points": result.score, "max_points": result.max_score},
     }

@@ -328,6 +328,22 @@ def test_external_grader_feedback_names_the_mistake(tmp_path):
     assert {"name", "description", "points", "max_points", "message", "output"} <= set(pl["tests"][0])
 
 
+def test_printed_hidden_inputs_never_reach_the_student(tmp_path):
+    sub = tmp_path / "update_rules.py"
+    sub.write_text((EXAMPLES / "alice_correct.py").read_text() + """
+_orig = largest_stable_lr
+def largest_stable_lr(H):
+    print("LEAK", repr(H.tolist()))
+    return _orig(H)
+""")
+    root = _job(tmp_path / "job", sub)
+    proc = cli("prairielearn", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    text = (root / "results" / "results.json").read_text()
+    assert json.loads(text)["score"] == 1.0
+    assert "LEAK" not in text and "LEAK" not in proc.stdout
+
+
 def test_no_submission_is_not_gradable_and_keeps_the_attempt(tmp_path):
     root = _job(tmp_path / "job", None)
     proc = cli("prairielearn", "--root", str(root))
