@@ -344,6 +344,18 @@ def largest_stable_lr(H):
     assert "LEAK" not in text and "LEAK" not in proc.stdout
 
 
+def test_the_example_job_directory(tmp_path):
+    example = ROOT / "examples" / "prairielearn" / "grade"
+    assert (example / "student" / "update_rules.py").read_bytes() == (EXAMPLES / "dave_mistakes.py").read_bytes()
+    root = tmp_path / "grade"
+    shutil.copytree(example, root, ignore=shutil.ignore_patterns("results"))
+    proc = cli("prairielearn", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "update_rules: 23/51 (score 0.45098)"
+    pl = json.loads((root / "results" / "results.json").read_text())
+    assert pl["score"] == pytest.approx(23 / 51, abs=1e-5) and len(pl["tests"]) == 33
+
+
 def test_no_submission_is_not_gradable_and_keeps_the_attempt(tmp_path):
     root = _job(tmp_path / "job", None)
     proc = cli("prairielearn", "--root", str(root))
