@@ -7,7 +7,8 @@ Layout written under ``--out DIR`` (copy ``questions/ravine/`` into a course's `
     DIR/questions/ravine/<ID>/server.py        self-contained (numpy/sympy only), variants baked in
     DIR/questions/ravine/UR/...                the update rules: external grading
         info.json (gradingMethod External), question.html (pl-file-editor), initial_code.py,
-        tests/ravine-prairielearn.json (the hidden checks' seed: keep the course repository private)
+        tests/ravine-prairielearn.json (settings); the hidden checks' seed is RAVINE_SEED in
+        info.json's externalGradingOptions.environment: keep the course repository private
     DIR/grader-image/Dockerfile                the image of the UR question (ravine installed,
     DIR/grader-image/ravine-src/...            entrypoint `ravine prairielearn`)
     DIR/README.md                              what was written, points per question, limitations
@@ -365,7 +366,10 @@ def _write_ur_question(out: Path, qdir: Path, *, image: str, seed: int, timeout:
 
     problem = registry.get("UR")
     info = _info(problem, grading="External", single=True,
-                 externalGradingOptions={"image": image, "timeout": int(timeout)})
+                 externalGradingOptions={"image": image, "timeout": int(timeout),
+                                         # the hidden checks' seed: in the grader's environment, which
+                                         # the student's process never sees (its own is scrubbed)
+                                         "environment": {"RAVINE_SEED": str(int(seed))}})
     _write(qdir / "info.json", json.dumps(info, indent=2) + "\n")
     items = "\n".join(f"  <li><code>{html.escape(e.signature)}</code> ({e.points:g} points): "
                       f"{html.escape(e.statement)}</li>" for e in EXERCISES.values())
@@ -378,7 +382,7 @@ def _write_ur_question(out: Path, qdir: Path, *, image: str, seed: int, timeout:
            "<pl-submission-panel>\n  <pl-external-grader-results></pl-external-grader-results>\n"
            "  <pl-file-preview></pl-file-preview>\n</pl-submission-panel>\n")
     _write(qdir / "initial_code.py", _initial_code())
-    settings = {"seed": int(seed), "file": "update_rules.py"}
+    settings = {"file": "update_rules.py"}
     _write(qdir / "tests" / SETTINGS_NAME, json.dumps(settings, indent=2) + "\n")
     (qdir / "tests" / SETTINGS_NAME).chmod(0o600)
     _write(out / "grader-image" / "Dockerfile", DOCKERFILE.format(image=image))
@@ -425,8 +429,8 @@ parts, graded by hand in PrairieLearn's manual grading).  Re-exporting keeps eac
 {rows}
 
 `ravine/UR` is graded externally by the image `{image}`: build it from `grader-image/`
-(`docker build -t {image} grader-image && docker push {image}`).  Its `tests/ravine-prairielearn.json`
-holds the seed of the hidden checks: keep the course repository private.
+(`docker build -t {image} grader-image && docker push {image}`).  Its `info.json` holds the seed of the
+hidden checks (`RAVINE_SEED` in `externalGradingOptions.environment`): keep the course repository private.
 
 Not exported as in ravine:
 {notes}
@@ -469,5 +473,5 @@ def run(args: argparse.Namespace) -> int:
           f"and the grader image under {out / 'grader-image'}")
     for note in report.notes:
         print(f"note: {note}")
-    print(f"{out / QUESTION_ROOT / 'UR' / 'tests'} holds the hidden checks' seed: keep it private")
+    print(f"{out / QUESTION_ROOT / 'UR' / 'info.json'} holds the hidden checks' seed: keep it private")
     return 0

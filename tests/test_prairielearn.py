@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -44,9 +45,12 @@ needs_schemas = pytest.mark.skipif(
     "next to this checkout; they are third-party files and are not part of the project")
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(*args: str, timeout: float = 300, seed_env: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "RAVINE_SEED"}
+    if seed_env is not None:
+        env["RAVINE_SEED"] = seed_env
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout)
+                          cwd=ROOT, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +171,9 @@ def test_update_rules_question_uses_external_grading(fragment):
     assert info["gradingMethod"] == "External"
     assert info["externalGradingOptions"]["image"] == "ravine/prairielearn-grader:0.1.0"
     assert isinstance(info["externalGradingOptions"]["timeout"], int)
-    assert json.loads((q / "tests" / "ravine-prairielearn.json").read_text()) == \
-        {"seed": 11, "file": "update_rules.py"}
+    # the seed goes to the grader's environment (student processes get a scrubbed one)
+    assert info["externalGradingOptions"]["environment"] == {"RAVINE_SEED": "11"}
+    assert json.loads((q / "tests" / "ravine-prairielearn.json").read_text()) == {"file": "update_rules.py"}
     assert 'file-name="update_rules.py"' in (q / "question.html").read_text()
     initial = (q / "initial_code.py").read_text()
     compile(initial, "initial_code.py", "exec")
@@ -354,6 +359,21 @@ def test_the_example_job_directory(tmp_path):
     assert proc.stdout.strip() == "update_rules: 23/51 (score 0.45098)"
     pl = json.loads((root / "results" / "results.json").read_text())
     assert pl["score"] == pytest.approx(23 / 51, abs=1e-5) and len(pl["tests"]) == 33
+
+
+def test_seed_from_the_environment_as_info_json_sets_it(tmp_path):
+    with_file = _job(tmp_path / "a", EXAMPLES / "erin_torch_nesterov.py", seed=5)
+    proc = cli("prairielearn", "--root", str(with_file))
+    assert proc.returncode == 0, proc.stderr
+    with_env = _job(tmp_path / "b", EXAMPLES / "erin_torch_nesterov.py")
+    (with_env / "tests" / "ravine-prairielearn.json").write_text('{"file": "erin_torch_nesterov.py"}')
+    proc = cli("prairielearn", "--root", str(with_env), seed_env="5")
+    assert proc.returncode == 0, proc.stderr
+    a = json.loads((with_file / "results" / "results.json").read_text())
+    b = json.loads((with_env / "results" / "results.json").read_text())
+    assert a["tests"] == b["tests"] and a["score"] == b["score"] == pytest.approx(22 / 51, abs=1e-5)
+    proc = cli("prairielearn", "--root", str(with_env))  # no seed anywhere: a course setup error
+    assert proc.returncode == 2 and "no seed" in proc.stderr
 
 
 def test_no_submission_is_not_gradable_and_keeps_the_attempt(tmp_path):
