@@ -245,6 +245,10 @@ def _question_data(problem: Any, variants: list[dict[str, Fraction]], report: Ex
                 body.append("<p>Enter the bound only: the relation is given.</p>")
             body.append(f'<pl-symbolic-input answers-name="{name}" variables="{", ".join(conv.kinds())}"'
                         f'{label}></pl-symbolic-input>')
+            names = ", ".join(f"<code>{conv.names[sym.name]}</code>"
+                              + (f" for ${html.escape(sym.latex, quote=False)}$" if sym.latex else "")
+                              for sym in part.symbols)
+            body.append(f"<p><small>Variables: {names}.</small></p>")
             for i, params in enumerate(variants):
                 ref = conv.expr(part.reference, params)
                 assert ref is not None
@@ -410,6 +414,11 @@ def export_prairielearn(out: Path, *, variants: int = 20, image: str = DEFAULT_I
         else:
             _write_answer_question(qdir, problem, variants, report)
         report.questions.append(f"ravine/{problem.id}")
+    numeric = [p.id for problem in (problems if problems is not None else registry.PROBLEMS.values())
+               for p in problem.parts if p.kind == "numeric"]
+    if numeric:
+        report.notes.append(f"numeric parts ({', '.join(numeric)}) take a number or a fraction a/b "
+                            "(pl-number-input), not a numeric formula such as 1/(1-0.9) as in ravine")
     _write(out / "README.md", _readme(report, image))
     return report
 

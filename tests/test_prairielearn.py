@@ -156,6 +156,9 @@ def test_elements_per_answer_kind(fragment):
     p1 = (qroot / "P1" / "question.html").read_text()
     assert p1.count("<pl-symbolic-input") == 3 and p1.count("<pl-number-input") == 2
     assert "{{params.a}}" in p1  # the per-variant numbers are PrairieLearn parameters
+    # symbols whose bank name is not an identifier get one, and the page says which to type
+    assert 'variables="g_t, g_tm1, beta"' in (qroot / "P5" / "question.html").read_text()
+    assert "<code>g_tm1</code>" in (qroot / "P5" / "question.html").read_text()
     p4 = (qroot / "P4" / "question.html").read_text()
     assert "<pl-multiple-choice" in p4 and "<pl-rich-text-editor" in p4  # free text: manual grading
     assert json.loads((qroot / "P3" / "info.json").read_text())["gradingMethod"] == "Manual"
