@@ -115,6 +115,24 @@ def test_every_info_json_validates_against_prairielearns_schema(fragment):
     assert paths == {"gradingMethod", "uuid"}
 
 
+@needs_schemas
+def test_the_assessment_validates_and_lists_every_question_with_its_points(fragment):
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / "infoAssessment.json").read_text())
+    info = json.loads((fragment / "assessments" / "ravine" / "infoAssessment.json").read_text())
+    errors = [e.message for e in jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+              .iter_errors(info)]
+    assert errors == []
+    questions = {q["id"]: q for q in info["zones"][0]["questions"]}
+    assert set(questions) == {f"ravine/{p}" for p in registry.PROBLEMS}
+    assert questions["ravine/UR"] == {"id": "ravine/UR", "autoPoints": 51.0}
+    assert questions["ravine/P3"] == {"id": "ravine/P3", "manualPoints": 3.0}
+    assert questions["ravine/P4"] == {"id": "ravine/P4", "autoPoints": 2.0, "manualPoints": 3.0}
+    total = sum(q.get("autoPoints", 0) + q.get("manualPoints", 0) for q in questions.values())
+    assert total == sum(p.points for p in registry.PROBLEMS.values())
+
+
 class _Elements(HTMLParser):
     def __init__(self):
         super().__init__()
