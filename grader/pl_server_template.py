@@ -81,6 +81,8 @@ def _equal(a, b, part):
 
 
 def _number(value):
+    if isinstance(value, dict):  # a value PrairieLearn serialised with to_json (e.g. a numpy number)
+        value = value.get("_value")
     if isinstance(value, bool):
         raise ValueError("not a number")
     if isinstance(value, (int, float)):

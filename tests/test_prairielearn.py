@@ -271,6 +271,11 @@ def test_hand_written_answers_on_the_generated_server(fragment):
         p1.grade(d)
         assert d["partial_scores"]["a"]["score"] == 0.0
         assert d["feedback"]["a"] == "Could not read your answer as a formula."
+    # numbers as PrairieLearn may store them: a float, a fraction's text, a serialised numpy value
+    for c in (2 / a, f"2/{int(a)}", {"_type": "float", "_value": 2 / a}):
+        d = _data() | {"params": data["params"], "submitted_answers": dict(right, c=c)}
+        p1.grade(d)
+        assert d["partial_scores"]["c"]["score"] == 1.0, c
     # a missing or invalid part scores zero; the others keep their points
     d = _data() | {"params": data["params"], "submitted_answers": dict(right, c=None)}
     p1.grade(d)
