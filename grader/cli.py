@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "grade": "grader.commands.grade",
     "report": "grader.commands.report",
     "gradescope": "grader.commands.gradescope",
+    "export": "grader.commands.export",
     "assign": "grader.commands.assign",
     "verify": "grader.commands.verify",
     "derive": "grader.commands.derive",
