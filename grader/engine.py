@@ -199,7 +199,7 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -
 
 
 # Files the batch writes next to the per-submission folders: no submission may be named like them.
-_RESERVED_NAMES = frozenset({"gradebook.csv", "grading.json", "report.md", "report.png"})
+_RESERVED_NAMES = frozenset({"gradebook.csv", "grading.json", "report.md", "report.png", "items.csv"})
 _UNSAFE_CHARS = re.compile(r"[^\w.+-]")
 
 

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roster", metavar="CSV", help="roster (column id): notebooks named <id>.ipynb get "
                    "their answer parts graded with that student's numbers (needs --secret-file)")
     p.add_argument("--secret-file", metavar="F", help="the course secret used by `ravine assign`")
-    p.add_argument("--no-report", action="store_true", help="skip the class report (report.md, report.png)")
+    p.add_argument("--no-report", action="store_true", help="skip the class report (report.md, report.png, items.csv)")
     add_limit_arguments(p)
 
 
@@ -99,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
         # From memory, not from DIR/*/results.json: a submission's process (same user) could
         # have planted extra folders or malformed files there.
         atomic_write(out / "report.md", class_report([r.to_dict() for r in batch.results],
-                                                     plot_path=out / "report.png"))
+                                                     plot_path=out / "report.png",
+                                                     items_path=out / "items.csv"))
     sys.stdout.write(render_table(batch.results))
     print(f"\nWrote {out}/<name>/results.json, {out}/gradebook.csv"
-          + ("" if args.no_report else f", {out}/report.md, {out}/report.png"), file=sys.stderr)
+          + ("" if args.no_report else f", {out}/report.md, {out}/report.png, {out}/items.csv"), file=sys.stderr)
     return 0
