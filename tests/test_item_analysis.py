@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,45 @@ def test_diagnoses_with_counts_and_report_sections(reported):
     assert "## Flagged items" in md and "- P1.a (symbolic): negative discrimination" in md
     assert "everyone passes (1): P1.b (choice)" in md
     assert (out / "report.png").stat().st_size > 10_000
+
+
+def test_full_assignment_report_through_grade(tmp_path):
+    """A whole handout (6 functions, 36 answer parts) graded by `ravine grade`: free text is pending,
+    not 0% passing, and report.png gives every bar of the longest panel room for its label."""
+    import matplotlib.image as mpimg
+
+    import problems
+    from test_assigned_notebooks import fill, hand_out
+
+    hand_out(tmp_path, "id,name\ns001,Ada\ns002,Alan\ns003,Grace\n")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for sid in ("s001", "s002", "s003"):
+        (subs / f"{sid}.ipynb").write_bytes((tmp_path / "handout" / f"{sid}.ipynb").read_bytes())
+    fill(subs / "s001.ipynb", "s001")
+    fill(subs / "s002.ipynb", "s001")  # s002 answers with s001's numbers: some parts wrong
+    g = subprocess.run([sys.executable, "-m", "grader", "grade", str(subs), "--out", str(tmp_path / "out"),
+                        "--seed", "5", "--no-feedback", "--roster", str(tmp_path / "roster.csv"),
+                        "--secret-file", str(tmp_path / "secret.txt")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert g.returncode == 0, g.stderr
+    out = tmp_path / "out"
+    with open(out / "items.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    text_parts = {p.id for p in problems.parts(kind="text")}
+    answer_parts = [p for p in problems.parts() if p.kind != "implementation"]
+    assert {r["part"] for r in rows if r["kind"] == "answer"} == {p.id for p in answer_parts}
+    for r in rows:
+        if r["part"] in text_parts:
+            assert r["flags"] == "pending" and r["difficulty"] == "" and r["pending"] == "3"
+        else:
+            assert r["difficulty"] != "" and r["n"] == "3"
+    md = (out / "report.md").read_text()
+    assert "3 submission(s) have parts **pending**" in md
+    for pid in text_parts:
+        assert re.search(rf"\| {re.escape(pid)} \(text\) \| [\d.]+ \|  \(3 pending\) \| pending \|", md), pid
+    img = mpimg.imread(out / "report.png")
+    groups = {p.problem_id for p in answer_parts}
+    # 100 dpi, 0.2 inch a bar: 20 px per row for an 8 pt (11 px) label, headings included
+    assert img.shape[0] >= 20 * (len(answer_parts) + len(groups))
+    assert img.shape[1] >= 1600  # three columns: summary, checks, answer parts
