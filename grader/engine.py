@@ -6,6 +6,7 @@ failure, a crash or a hang becomes zero-score tests with a message.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import time
@@ -256,16 +257,22 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     name_of = dict(zip(map(str, all_paths), names))
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     done: list[SubmissionResult] = []
-    pages: dict[str, str] = {}  # name -> feedback.html, rewritten in the final pass
+    # name -> (sha256 of feedback.html as written, the figures' data): the final pass checks the
+    # page and redraws it if it changed, without holding every page (~0.5 MB each) in memory
+    pages: dict[str, tuple[str, dict[str, Any] | None]] = {}
+
+    def write_page(result: SubmissionResult, trajectories: dict[str, Any] | None) -> None:
+        from .feedback import render_feedback  # in the main thread only: matplotlib is not thread-safe
+
+        page = render_feedback(result.to_dict(), trajectories=trajectories)
+        report.atomic_write(out_dir / result.submission / "feedback.html", page)
+        pages[result.submission] = (hashlib.sha256(page.encode("utf-8", "replace")).hexdigest(), trajectories)
 
     def record(result: SubmissionResult, trajectories: dict[str, Any] | None = None) -> None:
         done.append(result)
         report.write_submission(out_dir, result)
-        if feedback:  # here, in the main thread: matplotlib is not thread-safe
-            from .feedback import render_feedback
-
-            pages[result.submission] = render_feedback(result.to_dict(), trajectories=trajectories)
-            report.atomic_write(out_dir / result.submission / "feedback.html", pages[result.submission])
+        if feedback:
+            write_page(result, trajectories)
         report.write_gradebook(out_dir / "gradebook.csv", done)
         say(f"[{len(done)}/{len(all_paths)}] {result.submission}: "
             f"{result.score:g}/{result.max_score:g} ({result.seconds:.2f} s)")
@@ -294,6 +301,12 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     for r in done:
         report.write_submission(out_dir, r)
         if r.submission in pages:
-            report.atomic_write(out_dir / r.submission / "feedback.html", pages[r.submission])
+            digest, trajectories = pages[r.submission]
+            try:
+                ok = hashlib.sha256((out_dir / r.submission / "feedback.html").read_bytes()).hexdigest() == digest
+            except OSError:
+                ok = False
+            if not ok:
+                write_page(r, trajectories)
     report.write_gradebook(out_dir / "gradebook.csv", done)
     return BatchResult(done, out_dir)

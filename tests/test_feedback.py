@@ -166,3 +166,23 @@ def test_chromium_runs_no_injected_script(graded, tmp_path):
     assert "<main>" in p.stdout, p.stderr[-1000:]
     assert "data-pwned" not in p.stdout
     assert "<title>ravine feedback: mallory</title>" in p.stdout
+
+
+def test_a_page_changed_during_the_batch_is_rewritten(tmp_path):
+    """The final pass of grade_batch puts back a feedback page that changed after it was written
+    (as it does for results.json: a submission's process must not change what a student reads)."""
+    from grader.engine import grade_batch
+    from grader.sandbox import Limits
+
+    out = tmp_path / "out"
+
+    def tamper(msg: str) -> None:  # called after each submission's files are written
+        for page_path in out.glob("*/feedback.html"):
+            page_path.write_text("<h1>full marks!</h1>")
+
+    paths = [EXAMPLES / "alice_correct.py", EXAMPLES / "dave_mistakes.py"]
+    grade_batch(paths, out, seed=2, limits=Limits(function_timeout=3), progress=tamper, feedback=True)
+    for name in ("alice_correct", "dave_mistakes"):
+        html = page(out, name)
+        assert "full marks!" not in html and html.startswith("<!DOCTYPE html>")
+    assert page(out, "dave_mistakes").count("<img data-figure=") == 6

@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                    help=".py / .ipynb files, or directories holding them")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="output directory: DIR/<name>/results.json, DIR/gradebook.csv, DIR/report.md")
+                   help="output directory: DIR/<name>/results.json and feedback.html, DIR/gradebook.csv, "
+                        "DIR/report.md, report.png, items.csv")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     p.add_argument("--seed", type=int, default=None,
                    help="grading seed for the hidden checks' inputs (default: $RAVINE_SEED, which student "
