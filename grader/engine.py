@@ -6,6 +6,7 @@ failure, a crash or a hang becomes zero-score tests with a message.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import time
@@ -199,7 +200,7 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -
 
 
 # Files the batch writes next to the per-submission folders: no submission may be named like them.
-_RESERVED_NAMES = frozenset({"gradebook.csv", "grading.json", "report.md", "report.png"})
+_RESERVED_NAMES = frozenset({"gradebook.csv", "grading.json", "report.md", "report.png", "items.csv"})
 _UNSAFE_CHARS = re.compile(r"[^\w.+-]")
 
 
@@ -239,11 +240,12 @@ class BatchResult:
 def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 1,
                 limits: Limits = Limits(), rejected: Iterable[tuple[Path, str]] = (),
                 answers: AnswerKey | None = None,
-                progress: Callable[[str], None] | None = None) -> BatchResult:
+                progress: Callable[[str], None] | None = None, feedback: bool = False) -> BatchResult:
     """Grade every path, writing DIR/<name>/results.json and DIR/gradebook.csv as results arrive.
 
     The gradebook is rewritten atomically after each submission, so an
-    interrupted batch keeps everything graded so far.
+    interrupted batch keeps everything graded so far.  With ``feedback`` each
+    submission also gets DIR/<name>/feedback.html (see :mod:`grader.feedback`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     checks = build_checks(seed=seed)
@@ -255,10 +257,22 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     name_of = dict(zip(map(str, all_paths), names))
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     done: list[SubmissionResult] = []
+    # name -> (sha256 of feedback.html as written, the figures' data): the final pass checks the
+    # page and redraws it if it changed, without holding every page (~0.5 MB each) in memory
+    pages: dict[str, tuple[str, dict[str, Any] | None]] = {}
 
-    def record(result: SubmissionResult) -> None:
+    def write_page(result: SubmissionResult, trajectories: dict[str, Any] | None) -> None:
+        from .feedback import render_feedback  # in the main thread only: matplotlib is not thread-safe
+
+        page = render_feedback(result.to_dict(), trajectories=trajectories)
+        report.atomic_write(out_dir / result.submission / "feedback.html", page)
+        pages[result.submission] = (hashlib.sha256(page.encode("utf-8", "replace")).hexdigest(), trajectories)
+
+    def record(result: SubmissionResult, trajectories: dict[str, Any] | None = None) -> None:
         done.append(result)
         report.write_submission(out_dir, result)
+        if feedback:
+            write_page(result, trajectories)
         report.write_gradebook(out_dir / "gradebook.csv", done)
         say(f"[{len(done)}/{len(all_paths)}] {result.submission}: "
             f"{result.score:g}/{result.max_score:g} ({result.seconds:.2f} s)")
@@ -266,15 +280,19 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     for p, reason in rejected:
         record(SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"]))
 
+    def one(p: Path) -> tuple[SubmissionResult, dict[str, Any] | None]:
+        trajectories: dict[str, Any] | None = {} if feedback else None
+        return grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers,
+                                trajectories=trajectories), trajectories
+
     if jobs <= 1:
         for p in paths:
-            record(grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers))
+            record(*one(p))
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_submission, p, checks, limits=limits, name=name_of[str(p)],
-                                   answers=answers) for p in paths]
+            futures = [pool.submit(one, p) for p in paths]
             for fut in as_completed(futures):
-                record(fut.result())
+                record(*fut.result())
 
     # Final pass from memory: whatever a submission's process may have written into the
     # output directory meanwhile, the files on disk end up equal to the grader's verdicts.
@@ -282,5 +300,13 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     done.sort(key=lambda r: order.get(r.submission, len(order)))
     for r in done:
         report.write_submission(out_dir, r)
+        if r.submission in pages:
+            digest, trajectories = pages[r.submission]
+            try:
+                ok = hashlib.sha256((out_dir / r.submission / "feedback.html").read_bytes()).hexdigest() == digest
+            except OSError:
+                ok = False
+            if not ok:
+                write_page(r, trajectories)
     report.write_gradebook(out_dir / "gradebook.csv", done)
     return BatchResult(done, out_dir)

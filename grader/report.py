@@ -147,70 +147,198 @@ def load_results(out_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def class_report(results: Iterable[dict[str, Any]], *, plot_path: Path | None = None) -> str:
-    """Markdown class report: score distribution, per-check pass rate, most common diagnoses.
+def class_report(results: Iterable[dict[str, Any]], *, plot_path: Path | None = None,
+                 items_path: Path | None = None) -> str:
+    """Markdown class report: score distribution, item analysis per check and answer part, the
+    most common diagnoses.
 
-    With ``plot_path`` also writes a PNG (histogram of totals, pass rate per check).
+    With ``plot_path`` also writes a PNG (histogram of totals, mean score per function and
+    problem, every item's difficulty grouped by function and problem); with ``items_path``
+    the item analysis as CSV (see :mod:`grader.items`).
     """
+    from .items import GROUP_FRACTION, NEAR_ZERO, item_analysis, items_csv
+
     results = list(results)
     n = len(results)
     lines = ["# Class report", "", f"{n} submissions graded.", ""]
+    items = item_analysis(results)
+    if items_path is not None:
+        atomic_write(items_path, items_csv(items))
     if not n:
         return "\n".join(lines) + "\n"
-    totals = [float(r["score"]) for r in results]
-    max_total = max(float(r.get("extra_data", {}).get("max_score", 0) or 0) for r in results)
+    totals = [_score(r) for r in results]
+    max_total = max(_score(r.get("extra_data", {}), "max_score") for r in results)
     mean = sum(totals) / n
     srt = sorted(totals)
     median = srt[n // 2] if n % 2 else 0.5 * (srt[n // 2 - 1] + srt[n // 2])
     lines += [f"Total: mean {mean:.2f}, median {median:.2f}, min {srt[0]:g}, max {srt[-1]:g} "
               f"(out of {max_total:g}).", ""]
-    per_check: dict[str, list[float]] = {}
+    pending_subs = sum(1 for r in results if any(t.get("status") == "pending" for t in r.get("tests", [])))
+    if pending_subs:
+        lines += [f"{pending_subs} submission(s) have parts **pending** manual grading (free text, or an "
+                  "answer that could not be decided automatically): they count 0 in the totals until "
+                  "graded, and are left out of the item statistics below.", ""]
+    lines += ["## Items", "",
+              "Per check and per answer part: **difficulty** is the mean fraction of the points obtained "
+              "(1 = everyone full marks); **r** is the corrected item-total correlation (the item's points "
+              "against the total without them); **D** is the mean fraction in the top "
+              f"{GROUP_FRACTION:.0%} of submissions by total minus the bottom {GROUP_FRACTION:.0%}. "
+              f"Flagged: discrimination (r, else D) below 0 or below {NEAR_ZERO:g}, items everyone passes, "
+              "items no one scores on.", ""]
+    groups: dict[str, list[Any]] = {}
+    for it in items:
+        groups.setdefault(it.group, []).append(it)
+    for group, its in groups.items():
+        lines += [f"### {group}", "",
+                  "| item | points | full marks | difficulty | r | D | most frequent diagnoses | flags |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for it in its:
+            diff = "pending" if it.difficulty is None else f"{it.difficulty:.2f}"
+            full = (f"{it.full}/{it.n}" if it.n else "") + (f" ({it.pending} pending)" if it.pending else "")
+            diags = ", ".join(f"{t} ({c})" for t, c in it.diagnoses)
+            r_ = "" if it.r_corrected is None else f"{it.r_corrected:.2f}"
+            d_ = "" if it.d_index is None else f"{it.d_index:.2f}"
+            lines.append(f"| {it.name} | {it.max_points:g} | {full} | {diff} | {r_} | {d_} | {diags} | "
+                         f"{', '.join(it.flags)} |")
+        lines.append("")
+    flagged = [it for it in items if any(f.endswith("discrimination") for f in it.flags)]
+    lines += ["## Flagged items", ""]
+    if flagged:
+        for it in flagged:
+            lines.append(f"- {it.name}: {', '.join(f for f in it.flags if f.endswith('discrimination'))} "
+                         f"(r {'n/a' if it.r_corrected is None else f'{it.r_corrected:.2f}'}, "
+                         f"D {'n/a' if it.d_index is None else f'{it.d_index:.2f}'})")
+    else:
+        lines.append("No item with negative or near-zero discrimination.")
+    easy = [it.name for it in items if "everyone passes" in it.flags]
+    if easy:
+        lines.append(f"- everyone passes ({len(easy)}): " + "; ".join(easy))
     diag: Counter[str] = Counter()
     diag_part: dict[str, str] = {}
     for r in results:
-        for t in r["tests"]:
-            per_check.setdefault(t["name"], []).append(1.0 if t.get("status") == "passed" else 0.0)
+        for t in r.get("tests", []):
             for tag in t.get("tags", [])[1:]:
                 diag[tag] += 1
                 diag_part.setdefault(tag, t.get("part", ""))
-    lines += ["## Pass rate per check", "", "| check | passed |", "|---|---|"]
-    for name, xs in per_check.items():
-        lines.append(f"| {name} | {sum(xs):g}/{len(xs)} ({100 * sum(xs) / len(xs):.0f}%) |")
     lines += ["", "## Most common diagnoses", "", "| diagnosis | first seen in | checks |", "|---|---|---|"]
     for tag, count in diag.most_common(20):
         lines.append(f"| {tag} | {diag_part[tag]} | {count} |")
     if not diag:
         lines.append("| (none) | | |")
     if plot_path is not None:
-        _plot(plot_path, totals, max_total, per_check)
+        _plot(plot_path, totals, max_total, items)
         lines += ["", f"![scores]({plot_path.name})"]
     return "\n".join(lines) + "\n"
 
 
-def _plot(path: Path, totals: list[float], max_total: float, per_check: dict[str, list[float]]) -> None:
+def _score(d: dict[str, Any], key: str = "score") -> float:
+    try:
+        return float(d.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+_FLAG_COLOR = {"negative discrimination": "#c0392b", "near-zero discrimination": "#e69f00",
+               "everyone passes": "#9ecae1", "no one scores": "#9ecae1"}
+
+
+def _plot(path: Path, totals: list[float], max_total: float, items: Sequence[Any]) -> None:
+    """Left: the score histogram and the mean score per function/problem. Right: one bar per item
+    (difficulty), grouped under a heading per function (checks) and per problem (answer parts),
+    pending items as hatched grey bars, flagged items coloured."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1, 1.6]})
+    panels = [[it for it in items if it.kind == "check"], [it for it in items if it.kind == "answer"]]
+    panels = [p for p in panels if p]
+    row_in = 0.2  # inches per bar: room for an 8 pt label
+    heights = [len(p) + 1.6 * len({it.group for it in p}) for p in panels] or [1]
+    fig_h = max(6.0, row_in * max(heights) + 1.6)
+    fig = plt.figure(figsize=(6.2 + 6.6 * len(panels), fig_h))
+    gs = fig.add_gridspec(2, 1 + len(panels), width_ratios=[1.0] + [1.15] * len(panels),
+                          height_ratios=[1, 1.3])
+    a = fig.add_subplot(gs[0, 0])
     a.hist(totals, bins=min(20, max(5, len(totals))), range=(0, max_total or None), color="#4477aa")
     a.set_xlabel("total score")
     a.set_ylabel("submissions")
-    from matplotlib.ticker import MaxNLocator
-
     a.yaxis.set_major_locator(MaxNLocator(integer=True))
-    a.set_title("Score distribution")
-    names = list(per_check)
-    rates = [100 * sum(per_check[k]) / len(per_check[k]) for k in names]
-    b.barh(range(len(names)), rates, color="#66aa55")
-    b.set_yticks(range(len(names)))
-    b.set_yticklabels([k if len(k) < 48 else k[:45] + "..." for k in names], fontsize=6)
-    b.invert_yaxis()
-    b.set_xlim(0, 100)
-    b.set_xlabel("% of submissions passing")
-    b.set_title("Pass rate per check")
-    fig.tight_layout()
+    a.set_title(f"Score distribution ({len(totals)} submissions)")
+    # mean fraction of points per group (function or problem), pending items left out
+    g = fig.add_subplot(gs[1, 0])
+    groups: dict[str, list[float]] = {}
+    for it in items:
+        if it.difficulty is not None:
+            groups.setdefault(it.group, []).append(it.difficulty * it.max_points)
+            groups.setdefault(it.group + "\0max", []).append(it.max_points)
+    names = [k for k in groups if not k.endswith("\0max")]
+    fracs = [100 * sum(groups[k]) / max(sum(groups[k + "\0max"]), 1e-12) for k in names]
+    g.barh(range(len(names)), fracs, color="#4477aa")
+    g.set_yticks(range(len(names)))
+    g.set_yticklabels([_clip(k, 28) for k in names], fontsize=8)
+    g.invert_yaxis()
+    g.set_xlim(0, 100)
+    g.set_xlabel("mean % of points (graded items)")
+    g.set_title("Per function and problem")
+    for col, its in enumerate(panels, start=1):
+        ax = fig.add_subplot(gs[:, col])
+        ys, labels, bold = [], [], []
+        y = 0.0
+        last = None
+        for it in its:
+            if it.group != last:
+                y += 0.6 if last is not None else 0.0
+                ys.append(y)
+                labels.append(it.group)
+                bold.append(True)
+                y += 1.0
+                last = it.group
+            ax_y = y
+            if it.difficulty is None:
+                ax.barh(ax_y, 100, color="#dddddd", hatch="//", edgecolor="#999999", linewidth=0.4)
+                ax.text(2, ax_y, f"pending ({it.pending})", va="center", fontsize=7, color="#333333",
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+            else:
+                color = next((_FLAG_COLOR[f] for f in it.flags if f in _FLAG_COLOR), "#66aa55")
+                ax.barh(ax_y, 100 * it.difficulty, color=color)
+                extra = (f"r={it.r_corrected:+.2f}" if it.r_corrected is not None else
+                         "all full marks" if "everyone passes" in it.flags else
+                         "no one scores" if "no one scores" in it.flags else "")
+                if it.pending:
+                    extra += f"  {it.pending} pending"
+                if extra:
+                    ax.text(100 * it.difficulty + 1.5, ax_y, extra, va="center", fontsize=6.5, color="#444444")
+            ys.append(ax_y)
+            labels.append("  " + _clip(it.short, 38))
+            bold.append(False)
+            y += 1.0
+        ax.set_yticks(ys)
+        ax.set_yticklabels(labels, fontsize=8)
+        for tick, b in zip(ax.get_yticklabels(), bold):
+            if b:
+                tick.set_fontweight("bold")
+        ax.tick_params(axis="y", length=0)
+        ax.set_ylim(y - 0.4, -0.8)
+        ax.set_xlim(0, 118)
+        ax.set_xticks([0, 20, 40, 60, 80, 100])
+        ax.set_xlabel("difficulty: mean % of points")
+        ax.set_title("Implementation checks" if its[0].kind == "check" else "Answer parts")
+    if panels:
+        fig.legend(handles=[Patch(color="#66aa55", label="ok"),
+                            Patch(color=_FLAG_COLOR["near-zero discrimination"], label="near-zero discrimination"),
+                            Patch(color=_FLAG_COLOR["negative discrimination"], label="negative discrimination"),
+                            Patch(color=_FLAG_COLOR["everyone passes"], label="everyone (no one) scores: no information"),
+                            Patch(facecolor="#dddddd", hatch="//", edgecolor="#999999",
+                                  label="pending (graded by hand)")],
+                   loc="lower left", fontsize=8, ncol=3, frameon=False, bbox_to_anchor=(0.01, 0.0))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

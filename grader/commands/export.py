@@ -1,4 +1,4 @@
-"""ravine export TARGET ...: write the bank (or grades) in another system's format.
+"""ravine export TARGET ...: write grades or the bank in another system's format.
 
 A small registry of targets: each is a module exposing ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``, like the top-level commands.
@@ -11,11 +11,12 @@ import argparse
 import importlib
 import sys
 
-HELP = "export to another system: prairielearn (a course fragment of questions)"
+HELP = "export to another system: prairielearn (a course fragment of questions), canvas (a gradebook CSV)"
 
 # target name -> module; the order is the order of `ravine export --help`.
 TARGETS: dict[str, str] = {
     "prairielearn": "grader.export_prairielearn",
+    "canvas": "grader.canvas",
 }
 
 

@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                    help=".py / .ipynb files, or directories holding them")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="output directory: DIR/<name>/results.json, DIR/gradebook.csv, DIR/report.md")
+                   help="output directory: DIR/<name>/results.json and feedback.html, DIR/gradebook.csv, "
+                        "DIR/report.md, report.png, items.csv")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     p.add_argument("--seed", type=int, default=None,
                    help="grading seed for the hidden checks' inputs (default: $RAVINE_SEED, which student "
@@ -28,7 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roster", metavar="CSV", help="roster (column id): notebooks named <id>.ipynb get "
                    "their answer parts graded with that student's numbers (needs --secret-file)")
     p.add_argument("--secret-file", metavar="F", help="the course secret used by `ravine assign`")
-    p.add_argument("--no-report", action="store_true", help="skip the class report (report.md, report.png)")
+    p.add_argument("--no-feedback", action="store_true",
+                   help="skip the students' feedback pages (DIR/<name>/feedback.html)")
+    p.add_argument("--no-report", action="store_true", help="skip the class report (report.md, report.png, items.csv)")
     add_limit_arguments(p)
 
 
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.time()
     print(f"ravine grade: {len(paths) + len(rejected)} submission(s), jobs={args.jobs}", file=sys.stderr)
     batch = grade_batch(paths, out, seed=seed, jobs=args.jobs, limits=limits, rejected=rejected,
-                        answers=answers)
+                        answers=answers, feedback=not args.no_feedback)
     manifest = {
         "ravine_version": __version__,
         "seed": seed,
@@ -99,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         # From memory, not from DIR/*/results.json: a submission's process (same user) could
         # have planted extra folders or malformed files there.
         atomic_write(out / "report.md", class_report([r.to_dict() for r in batch.results],
-                                                     plot_path=out / "report.png"))
+                                                     plot_path=out / "report.png",
+                                                     items_path=out / "items.csv"))
     sys.stdout.write(render_table(batch.results))
-    print(f"\nWrote {out}/<name>/results.json, {out}/gradebook.csv"
-          + ("" if args.no_report else f", {out}/report.md, {out}/report.png"), file=sys.stderr)
+    print(f"\nWrote {out}/<name>/results.json" + ("" if args.no_feedback else f", {out}/<name>/feedback.html")
+          + f", {out}/gradebook.csv"
+          + ("" if args.no_report else f", {out}/report.md, {out}/report.png, {out}/items.csv"), file=sys.stderr)
     return 0

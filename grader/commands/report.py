@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "write the class report (report.md + report.png) from DIR/*/results.json"
+HELP = "write the class report (report.md, report.png, items.csv) from DIR/*/results.json"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     if not results:
         print(f"ravine report: no */results.json under {out}", file=sys.stderr)
         return 2
-    atomic_write(out / "report.md", class_report(results, plot_path=out / "report.png"))
-    print(f"wrote {out / 'report.md'} and {out / 'report.png'} ({len(results)} submissions)")
+    atomic_write(out / "report.md", class_report(results, plot_path=out / "report.png",
+                                                   items_path=out / "items.csv"))
+    print(f"wrote {out / 'report.md'}, {out / 'report.png'} and {out / 'items.csv'} ({len(results)} submissions)")
     return 0
