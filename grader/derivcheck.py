@@ -44,7 +44,7 @@ from grader.equivalence import DEFAULT_TIMEOUT, Verdict, compare, implies
 from grader.formula import Formula, FormulaError, SymbolSpec, SymbolTable, parse
 
 __all__ = ["Step", "StepResult", "DerivationResult", "Derivation", "DerivationError",
-           "parse_derivation", "check_derivation"]
+           "parse_derivation", "check_derivation", "check_part_derivation"]
 
 
 class DerivationError(ValueError):
@@ -87,6 +87,8 @@ class DerivationResult:
     target_status: str  # "ok", "fails", "undecided", "unchecked"
     target_verdict: Verdict | None = None
     message: str = ""
+    # set when every step checks but the part asks for more steps (show the work): then ok is False
+    shortfall: str = ""
 
     @property
     def first_failure(self) -> StepResult | None:
@@ -96,7 +98,8 @@ class DerivationResult:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "message": self.message, "target_status": self.target_status,
+        return {"ok": self.ok, "message": self.message, "shortfall": self.shortfall,
+                "target_status": self.target_status,
                 "target_verdict": self.target_verdict.to_dict() if self.target_verdict else None,
                 "steps": [s.to_dict() for s in self.steps]}
 
@@ -305,3 +308,68 @@ def open_table(names: dict[str, str] | None = None) -> SymbolTable:
     """An open table with optional kinds per name (e.g. ``{"beta": "positive"}``)."""
     specs = tuple(SymbolSpec(n, kind=k) for n, k in (names or {}).items())
     return SymbolTable(specs, open=True)
+
+
+def check_part_derivation(part: Any, derivation: Derivation, params: Any = None, *,
+                          timeout: float = DEFAULT_TIMEOUT) -> DerivationResult:
+    """Check a derivation against a problem-bank derivation part: the one rule that both
+    ``ravine verify --problem`` and ``ravine grade`` apply.
+
+    * the part fixes the symbols, the domain, the target and the starting point (``given``);
+      a ``target:`` or ``given:`` line in the derivation must state the same (else
+      :class:`DerivationError`), and an ``assume:`` line must hold on the whole domain (a
+      derivation may not narrow the problem);
+    * a derivation whose steps all check but that has fewer than ``part.min_steps`` steps does
+      not pass (``shortfall`` says why: show the work).
+
+    ``params`` are the student's numbers (None: the part's default numbers).
+    """
+    from problems import registry
+    from problems.variants import render
+
+    if params is None:
+        params = registry.default_params(part)
+    table = SymbolTable.from_dict(part.table_data())
+    target = render(part.reference, params)
+    given = render(part.given, params) if part.given else None
+    for label, own, fixed in (("target", derivation.target, target), ("given", derivation.given, given)):
+        if own is None:
+            continue
+        if fixed is None:
+            raise DerivationError(f"{label}: {part.id} has no {label}; remove the '{label}:' line")
+        try:
+            same = compare(parse(own, table), parse(fixed, table), table, timeout=timeout)
+        except FormulaError as exc:
+            raise DerivationError(f"{label}: {exc}") from None
+        if same.status != "equal":
+            raise DerivationError(f"{label}: {part.id} fixes its {label} as '{fixed}'; remove the "
+                                  f"'{label}:' line or write that")
+    for a in derivation.assume:
+        _check_assumption_in_domain(a, table, part.id)
+    d = Derivation(derivation.steps, target, given, list(derivation.assume), part.id)
+    result = check_derivation(d, table, target=target, timeout=timeout)
+    if result.ok and len(result.steps) < part.min_steps:
+        result.ok = False
+        result.shortfall = (f"The result is right, but show your work: at least {part.min_steps} "
+                            f"steps (you gave {len(result.steps)}).")
+        result.message = (f"every step follows and the last equals the target, but show your work: at "
+                          f"least {part.min_steps} steps are required (you gave {len(result.steps)})")
+    return result
+
+
+def _check_assumption_in_domain(text: str, table: SymbolTable, part_id: str) -> None:
+    """An ``assume:`` line may restate the part's domain, not narrow it."""
+    from grader.equivalence import holds, sample_points
+
+    try:
+        f = parse(text, table)
+    except FormulaError as exc:
+        raise DerivationError(f"assume: {exc}") from None
+    if f.kind == "expr":
+        raise DerivationError(f"assume: '{text}' is not a condition")
+    for env in sample_points(table, f.symbols, n=60, seed=7):
+        if holds(f.node, env) is False:
+            at = ", ".join(f"{k} = {v}" for k, v in sorted(env.items()))
+            raise DerivationError(f"assume: '{text}' narrows the domain of {part_id} (it fails at "
+                                  f"{at}); a derivation must hold on the whole domain, so remove "
+                                  "that 'assume:' line")

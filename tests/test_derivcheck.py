@@ -179,3 +179,51 @@ def test_derivation_budget_and_size_limits() -> None:
     assert "time limit" in r.first_failure.verdict.evidence
     with pytest.raises(DerivationError, match="too many steps"):
         check("v = 1\n" * 61)
+
+
+def cli_verify(*argv: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-m", "grader", "verify", *argv], cwd=root,
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+# (derivation text for TV.c, does `verify --problem TV.c` pass, grade's points out of 3)
+ONE_RULE_CASES = [
+    ("v = g/(1-beta)\n", False, 0.0),  # right, but one step: show the work
+    ("v - beta*v = g\nv = g/(1 - beta)\n", True, 3.0),
+    ("v - beta*v = g\nv = g/(1 + beta)\n", False, 0.0),
+]
+
+
+@pytest.mark.parametrize("text,passes,points", ONE_RULE_CASES)
+def test_verify_problem_and_grade_apply_one_rule(tmp_path: Path, text: str, passes: bool,
+                                                 points: float) -> None:
+    from grader.answers import grade_answers
+
+    f = tmp_path / "tv.txt"
+    f.write_text(text)
+    code, out, err = cli_verify("--problem", "TV.c", str(f))
+    assert code == (0 if passes else 1), out + err
+    (graded,) = [r for r in grade_answers({"TV.c": text}, student_id=None, secret=None,
+                                          problems=["TV"]) if r.part == "TV.c"]
+    assert graded.score == points
+    if text.count("\n") == 1:
+        assert "show your work: at least 2 steps are required (you gave 1)" in out
+        assert "show your work: at least 2 steps (you gave 1)" in graded.output
+
+
+def test_problem_fixes_target_and_domain(tmp_path: Path) -> None:
+    f = tmp_path / "tv.txt"
+    f.write_text("target: v = 0\nv - beta*v = g\nv = 0\n")
+    code, _, err = cli_verify("--problem", "TV.c", str(f))
+    assert code == 2 and "TV.c fixes its target as 'v = g/(1-beta)'" in err
+    f.write_text("assume: g = 0\nv - beta*v = g\nv = g/(1 - beta)\n")
+    code, _, err = cli_verify("--problem", "TV.c", str(f))
+    assert code == 2 and "'g = 0' narrows the domain of TV.c" in err
+    f.write_text("assume: beta < 1\nv - beta*v = g\nv = g/(1 - beta)\n")  # restates the domain: fine
+    code, out, _ = cli_verify("--problem", "TV.c", str(f))
+    assert code == 0 and "the derivation checks" in out
