@@ -231,13 +231,32 @@ def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *
         tgt = parse(target_text, table) if target_text else None
     except FormulaError as exc:
         raise DerivationError(f"given/assume/target: {exc}") from None
-    kinds = {"expr" if f.kind == "expr" else "cond" for f in formulas}
-    if len(kinds) > 1:
-        raise DerivationError("steps must be all expressions (a chain of equal expressions) or "
-                              "all equations/conditions, not a mix")
-    chain_kind = kinds.pop()
+    kinds = ["expr" if f.kind == "expr" else "cond" for f in formulas]
+    chain_kind = kinds[0]
+    odd = next((i for i, k in enumerate(kinds) if k != chain_kind), None)
+    if odd is not None:
+        st = derivation.steps[odd]
+        what = {"expr": "an expression", "cond": "an equation or condition"}
+        raise DerivationError(
+            f"{_where(st, odd + 1)}: '{st.text}' is {what[kinds[odd]]}, but step 1 is "
+            f"{what[chain_kind]}: steps must be all expressions (a chain of equal expressions) or "
+            "all equations/conditions (each following from the previous), not a mix")
     if given is not None and (given.kind == "expr") != (chain_kind == "expr"):
-        raise DerivationError("'given' must be of the same kind as the steps")
+        if given.kind == "expr":
+            raise DerivationError(
+                f"given: '{derivation.given}' is an expression, but the steps are equations/"
+                "conditions: write the given as an equation or condition to start from (e.g. "
+                "'v = beta*v + g'), or write every step as an expression equal to the given")
+        raise DerivationError(
+            f"given: '{derivation.given}' is an equation/condition, but the steps are "
+            "expressions: write every step as an equation or condition that follows from it "
+            "(e.g. 'v - beta*v = g'), or give an expression to start from")
+    if given is None and tgt is None and len(formulas) == 1:
+        raise DerivationError(
+            f"nothing to check: {_where(derivation.steps[0], 1)} ('{derivation.steps[0].text}') is "
+            "the only step and there is no target: or given: line. A derivation is a chain of "
+            "steps, each an equation or condition that follows from the previous (like "
+            "'v = beta*v + g') or an expression equal to the previous (see examples/derivations/)")
     # table-less symbols used in assumptions need sampling specs: open tables provide them
     results: list[StepResult] = []
     previous = given
@@ -267,8 +286,9 @@ def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *
         return DerivationResult(False, results, "unchecked", None,
                                 f"step {bad.index} ({_where(bad.step, bad.index)}) {what}")
     if tgt is None:
+        what = "every step equals the previous one" if chain_kind == "expr" else "every step follows"
         return DerivationResult(True, results, "unchecked", None,
-                                "every step follows (no target given: the result was not checked)")
+                                f"{what} (no target given: the result was not checked)")
     last = formulas[-1]
     solved = _solved_for(tgt)
     if solved is not None and _solved_for(last) != solved:
