@@ -196,7 +196,8 @@ def p3() -> Derivation:
              "for small steps the larger root z_+ is 1 + lr*mu/(1-beta): lim (z_+ - 1)/(lr mu) as lr -> 0; the "
              "escape runs at the effective lr", against="p", via=lambda p: sp.Eq(escape_rate, _small_step_limit(p))),
         Step(sp.And(lr * lam > 0, lr * lam < heavy_ball_quadratic().results["heavy_ball_region_upper"]),
-             "at a strict minimum every curvature lam > 0; inside this region (derivation 'heavy-ball') both roots "
+             "at a non-degenerate strict minimum every curvature lam > 0 (x^4 shows a strict minimum can have "
+             "curvature 0; the local analysis then says nothing); inside this region (derivation 'heavy-ball') both roots "
              "lie inside the unit circle, so the iterates return to the minimum", rel="given"),
     ]
     return Derivation(
@@ -208,7 +209,7 @@ def p3() -> Derivation:
         steps=steps,
         domain=Domain(boxes={beta: (0.0, 0.999), lr: (1e-3, 2.0), mu: (0.05, 3.0)},
                       text=("lr > 0", "0 <= beta < 1", "saddle direction: curvature -mu < 0",
-                            "strict minimum: every curvature lam > 0")),
+                            "non-degenerate strict minimum: every curvature lam > 0")),
         convention="heavy ball v <- beta v + grad f(x), x <- x - lr v.",
         answer="At a saddle the gradient along the escape direction keeps the same sign, so momentum accumulates it "
         "and the escape accelerates (per-step growth 1 + lr mu/(1 - beta) instead of 1 + lr mu), whereas at a "
@@ -278,7 +279,8 @@ def p4() -> Derivation:
         answer="SGD quickly drops into the curved valley and then crawls along its flat floor (the slow curvature "
         "0.4 against 1000 across: kappa ~ 2500), still far from (1, 1) after 3000 steps. Momentum accumulates the "
         "persistent along-valley gradient (effective lr x10) while the across-valley swings cancel, so it follows "
-        "the valley and converges. See figures/p4-rosenbrock.png.",
+        "the valley and converges. This rests on the experiment (simulation 'p4', figures/p4-rosenbrock.png); the "
+        "curvature numbers come from the checked steps.",
         results={"p4_minimum": sp.Matrix([1, 1]), "p4_hessian_eigs": sp.Matrix([501 - sp.sqrt(250601),
                                                                                  501 + sp.sqrt(250601)])},
         simulations=[Simulation("p4", "SGD vs momentum on Rosenbrock", _simulate_p4)],

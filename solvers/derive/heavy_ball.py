@@ -342,7 +342,9 @@ def heavy_ball_quadratic() -> Derivation:
         "x_{t+1} = x_t - lr grad f(x_t) + beta (x_t - x_{t-1}).",
         answer="Heavy ball is stable iff 0 < lr*lam < 2(1+beta); in the oscillating regime every root has modulus "
         "sqrt(beta). Polyak's tuning beta = ((sqrt(kappa)-1)/(sqrt(kappa)+1))^2, lr = 4/(sqrt(lambda_max)+"
-        "sqrt(lambda_min))^2 gives the rate (sqrt(kappa)-1)/(sqrt(kappa)+1). It is optimal on quadratics only: "
+        "sqrt(lambda_min))^2 gives the rate (sqrt(kappa)-1)/(sqrt(kappa)+1); that no (lr, beta) does better on "
+        "quadratics with spectrum in [lambda_min, lambda_max] is cited (Polyak 1964) and confirmed by the "
+        "'polyak-optimal' grid search, not proved here. The guarantee is for quadratics only: "
         "on Lessard, Recht and Packard's strongly convex piecewise quadratic (mu = 1, L = 25) it need not converge: "
         "from x0 = 3.3 it ends in a period-3 cycle, and of the 1001 starts -5, -4.99, ..., 5 (v0 = 0) 124 end in "
         "that cycle while the other 877 converge (simulation 'lrp-cycle'). "
