@@ -302,23 +302,15 @@ def _method(v: Verdict) -> str:
 
 def _grade_derivation(part: Any, text: str, params: Mapping[str, Fraction],
                       timeout: float) -> TestResult:
-    from problems.variants import render
-
-    from grader.derivcheck import DerivationError, check_derivation, parse_derivation
+    from grader.derivcheck import DerivationError, check_part_derivation, parse_derivation
 
     pid = part.problem_id
-    table = SymbolTable.from_dict(part.table_data())
     try:
-        d = parse_derivation(text)
-        if d.given is None and part.given:
-            d.given = render(part.given, params)
-        result = check_derivation(d, table, target=render(part.reference, params), timeout=timeout)
+        result = check_part_derivation(part, parse_derivation(text), params, timeout=timeout)
     except DerivationError as exc:
         return _result(part, pid, 0.0, "error", f"Could not read your derivation:\n{exc}")
-    if result.ok and len(result.steps) < part.min_steps:
-        return _result(part, pid, 0.0, "failed",
-                       f"The result is right, but show your work: at least {part.min_steps} "
-                       f"steps (you gave {len(result.steps)}).")
+    if result.shortfall:
+        return _result(part, pid, 0.0, "failed", result.shortfall)
     if result.ok:
         return _result(part, pid, part.points, "passed",
                        f"Correct: all {len(result.steps)} steps follow and the last is the result.")

@@ -44,7 +44,7 @@ from grader.equivalence import DEFAULT_TIMEOUT, Verdict, compare, implies
 from grader.formula import Formula, FormulaError, SymbolSpec, SymbolTable, parse
 
 __all__ = ["Step", "StepResult", "DerivationResult", "Derivation", "DerivationError",
-           "parse_derivation", "check_derivation"]
+           "parse_derivation", "check_derivation", "check_part_derivation"]
 
 
 class DerivationError(ValueError):
@@ -87,6 +87,8 @@ class DerivationResult:
     target_status: str  # "ok", "fails", "undecided", "unchecked"
     target_verdict: Verdict | None = None
     message: str = ""
+    # set when every step checks but the part asks for more steps (show the work): then ok is False
+    shortfall: str = ""
 
     @property
     def first_failure(self) -> StepResult | None:
@@ -96,7 +98,8 @@ class DerivationResult:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "message": self.message, "target_status": self.target_status,
+        return {"ok": self.ok, "message": self.message, "shortfall": self.shortfall,
+                "target_status": self.target_status,
                 "target_verdict": self.target_verdict.to_dict() if self.target_verdict else None,
                 "steps": [s.to_dict() for s in self.steps]}
 
@@ -228,13 +231,32 @@ def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *
         tgt = parse(target_text, table) if target_text else None
     except FormulaError as exc:
         raise DerivationError(f"given/assume/target: {exc}") from None
-    kinds = {"expr" if f.kind == "expr" else "cond" for f in formulas}
-    if len(kinds) > 1:
-        raise DerivationError("steps must be all expressions (a chain of equal expressions) or "
-                              "all equations/conditions, not a mix")
-    chain_kind = kinds.pop()
+    kinds = ["expr" if f.kind == "expr" else "cond" for f in formulas]
+    chain_kind = kinds[0]
+    odd = next((i for i, k in enumerate(kinds) if k != chain_kind), None)
+    if odd is not None:
+        st = derivation.steps[odd]
+        what = {"expr": "an expression", "cond": "an equation or condition"}
+        raise DerivationError(
+            f"{_where(st, odd + 1)}: '{st.text}' is {what[kinds[odd]]}, but step 1 is "
+            f"{what[chain_kind]}: steps must be all expressions (a chain of equal expressions) or "
+            "all equations/conditions (each following from the previous), not a mix")
     if given is not None and (given.kind == "expr") != (chain_kind == "expr"):
-        raise DerivationError("'given' must be of the same kind as the steps")
+        if given.kind == "expr":
+            raise DerivationError(
+                f"given: '{derivation.given}' is an expression, but the steps are equations/"
+                "conditions: write the given as an equation or condition to start from (e.g. "
+                "'v = beta*v + g'), or write every step as an expression equal to the given")
+        raise DerivationError(
+            f"given: '{derivation.given}' is an equation/condition, but the steps are "
+            "expressions: write every step as an equation or condition that follows from it "
+            "(e.g. 'v - beta*v = g'), or give an expression to start from")
+    if given is None and tgt is None and len(formulas) == 1:
+        raise DerivationError(
+            f"nothing to check: {_where(derivation.steps[0], 1)} ('{derivation.steps[0].text}') is "
+            "the only step and there is no target: or given: line. A derivation is a chain of "
+            "steps, each an equation or condition that follows from the previous (like "
+            "'v = beta*v + g') or an expression equal to the previous (see examples/derivations/)")
     # table-less symbols used in assumptions need sampling specs: open tables provide them
     results: list[StepResult] = []
     previous = given
@@ -264,8 +286,9 @@ def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *
         return DerivationResult(False, results, "unchecked", None,
                                 f"step {bad.index} ({_where(bad.step, bad.index)}) {what}")
     if tgt is None:
+        what = "every step equals the previous one" if chain_kind == "expr" else "every step follows"
         return DerivationResult(True, results, "unchecked", None,
-                                "every step follows (no target given: the result was not checked)")
+                                f"{what} (no target given: the result was not checked)")
     last = formulas[-1]
     solved = _solved_for(tgt)
     if solved is not None and _solved_for(last) != solved:
@@ -305,3 +328,68 @@ def open_table(names: dict[str, str] | None = None) -> SymbolTable:
     """An open table with optional kinds per name (e.g. ``{"beta": "positive"}``)."""
     specs = tuple(SymbolSpec(n, kind=k) for n, k in (names or {}).items())
     return SymbolTable(specs, open=True)
+
+
+def check_part_derivation(part: Any, derivation: Derivation, params: Any = None, *,
+                          timeout: float = DEFAULT_TIMEOUT) -> DerivationResult:
+    """Check a derivation against a problem-bank derivation part: the one rule that both
+    ``ravine verify --problem`` and ``ravine grade`` apply.
+
+    * the part fixes the symbols, the domain, the target and the starting point (``given``);
+      a ``target:`` or ``given:`` line in the derivation must state the same (else
+      :class:`DerivationError`), and an ``assume:`` line must hold on the whole domain (a
+      derivation may not narrow the problem);
+    * a derivation whose steps all check but that has fewer than ``part.min_steps`` steps does
+      not pass (``shortfall`` says why: show the work).
+
+    ``params`` are the student's numbers (None: the part's default numbers).
+    """
+    from problems import registry
+    from problems.variants import render
+
+    if params is None:
+        params = registry.default_params(part)
+    table = SymbolTable.from_dict(part.table_data())
+    target = render(part.reference, params)
+    given = render(part.given, params) if part.given else None
+    for label, own, fixed in (("target", derivation.target, target), ("given", derivation.given, given)):
+        if own is None:
+            continue
+        if fixed is None:
+            raise DerivationError(f"{label}: {part.id} has no {label}; remove the '{label}:' line")
+        try:
+            same = compare(parse(own, table), parse(fixed, table), table, timeout=timeout)
+        except FormulaError as exc:
+            raise DerivationError(f"{label}: {exc}") from None
+        if same.status != "equal":
+            raise DerivationError(f"{label}: {part.id} fixes its {label} as '{fixed}'; remove the "
+                                  f"'{label}:' line or write that")
+    for a in derivation.assume:
+        _check_assumption_in_domain(a, table, part.id)
+    d = Derivation(derivation.steps, target, given, list(derivation.assume), part.id)
+    result = check_derivation(d, table, target=target, timeout=timeout)
+    if result.ok and len(result.steps) < part.min_steps:
+        result.ok = False
+        result.shortfall = (f"The result is right, but show your work: at least {part.min_steps} "
+                            f"steps (you gave {len(result.steps)}).")
+        result.message = (f"every step follows and the last equals the target, but show your work: at "
+                          f"least {part.min_steps} steps are required (you gave {len(result.steps)})")
+    return result
+
+
+def _check_assumption_in_domain(text: str, table: SymbolTable, part_id: str) -> None:
+    """An ``assume:`` line may restate the part's domain, not narrow it."""
+    from grader.equivalence import holds, sample_points
+
+    try:
+        f = parse(text, table)
+    except FormulaError as exc:
+        raise DerivationError(f"assume: {exc}") from None
+    if f.kind == "expr":
+        raise DerivationError(f"assume: '{text}' is not a condition")
+    for env in sample_points(table, f.symbols, n=60, seed=7):
+        if holds(f.node, env) is False:
+            at = ", ".join(f"{k} = {v}" for k, v in sorted(env.items()))
+            raise DerivationError(f"assume: '{text}' narrows the domain of {part_id} (it fails at "
+                                  f"{at}); a derivation must hold on the whole domain, so remove "
+                                  "that 'assume:' line")

@@ -15,10 +15,13 @@ Syntax (plain and LaTeX can be mixed):
   every name must be known to the problem's :class:`SymbolTable`;
 * ``+ - * / ^ **``, ``\\cdot``, ``\\times``, ``\\frac{a}{b}``, ``\\sqrt{x}``,
   ``\\sqrt[n]{x}``, ``( ) [ ] { }``, ``\\left( \\right)``, ``|x|``;
-* functions ``sqrt exp log ln abs min max`` (``log`` is the natural log), ``pi``;
+* functions ``sqrt exp log ln abs min max`` (``log`` is the natural log; ``Abs`` is
+  ``abs``), ``pi``; a name directly followed by ``(`` is a function call, so any other
+  name there (``sin(x)``, ``lr(1-beta)``) is refused with a message naming it (write
+  ``lr*(1-beta)`` or ``lr (1-beta)`` for a product);
 * implicit multiplication: a number or a closing bracket or a name followed by
   a name, a bracket or a LaTeX command (``2x``, ``2(1-beta)``, ``\\eta g``,
-  ``lr beta`` with a space).  It binds like ``*`` (so ``1/2x`` is ``x/2``).
+  ``lr beta`` and ``lr (1-beta)`` with a space).  It binds like ``*`` (so ``1/2x`` is ``x/2``).
   Two numbers side by side (``2 3``) are an error; ``lrbeta`` is one unknown name;
 * relations ``< <= > >= = ==`` (and ``\\le \\leq \\ge \\geq \\lt \\gt``, ``≤ ≥``);
   a chain ``0 < lr < 2/lambda_max`` is the conjunction of its links;
@@ -69,7 +72,7 @@ FUNCTIONS: dict[str, int] = {  # name -> arity (min/max take 2 or more)
     "min": -2,
     "max": -2,
 }
-_FUNC_ALIASES = {"ln": "log"}
+_FUNC_ALIASES = {"ln": "log", "Abs": "abs"}  # Abs: SymPy's spelling
 
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
@@ -368,7 +371,7 @@ def _tokenize(text: str) -> list[Tok]:
                 if not mm:
                     raise FormulaError(f"\\{cmd} must be followed by {{letters}}", text, start)
                 word = mm.group(1).replace(" ", "")
-                add("func" if word in FUNCTIONS else "name", word, start)
+                add("func" if word in FUNCTIONS or word in _FUNC_ALIASES else "name", word, start)
                 i = mm.end()
             elif cmd in _LATEX_UNSUPPORTED:
                 raise FormulaError(_LATEX_UNSUPPORTED[cmd], text, start)
@@ -385,7 +388,7 @@ def _tokenize(text: str) -> list[Tok]:
             m = _NAME_RE.match(text, i)
             assert m
             word = m.group(0)
-            if word in FUNCTIONS:
+            if word in FUNCTIONS or word in _FUNC_ALIASES:
                 add("func", word, i)
             else:
                 add("name", word, i)
@@ -606,6 +609,13 @@ class _Parser:
         if nt.kind == "op" and nt.value == "_" and not nt.space_before:
             self.next()
             word += "_" + self.subscript(nt)
+        nt = self.peek()
+        if nt.kind == "op" and nt.value == "(" and not nt.space_before:
+            # f(x) reads as a function call: a name that is not a known function is refused
+            # rather than silently read as a product (Abs(x) as Abs*x, sin(x) as sin*x)
+            known = ", ".join(sorted(FUNCTIONS))
+            raise FormulaError(f"'{word}' is not a known function (known: {known}); for a product "
+                               f"write {word}*(...)", self.text, t.pos)
         if word == "pi" and (self.table is None or self.table.resolve("pi") is None):
             return self.node("const", "pi", (), t.pos)
         if self.table is not None:

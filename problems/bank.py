@@ -285,9 +285,11 @@ EM = Problem(
         Part("EM.a", "symbolic", 2, r"Effective memory (in steps) as a function of $\beta$.",
              "1/(1-beta)", (BETA,), BETA_LT_1,
              mistakes=(Mistake("one-over-beta", "1/beta",
-                               "The weights beta^k sum to 1/(1-beta): that is the memory."),
+                               "Normalized to sum 1, the weights beta^k give the gradients a mean age "
+                               "of 1/(1-beta) steps: that is the memory."),
                        Mistake("beta-over-one-minus-beta", "beta/(1-beta)",
-                               "The newest gradient counts too (weight 1)."))),
+                               "That counts the newest gradient as age 0; the lecture's memory counts "
+                               "it as one step: 1/(1-beta)."))),
         Part("EM.b", "numeric", 1, r"Effective memory for $\beta = {{beta}}$, in steps.",
              "1/(1-{{beta}})", mistakes=(Mistake("one-over-beta", "1/{{beta}}",
                                                    "The memory is 1/(1-beta)."),)),

@@ -98,26 +98,35 @@ def p4_rosenbrock(out_dir: Path) -> Path:
 
 @register_figure("lrp-cycle")
 def lrp_cycle(out_dir: Path) -> Path:
-    """Polyak's tuning cycles on Lessard-Recht-Packard's strongly convex function."""
-    from .derive.heavy_ball import LRP_X0, lrp_f, lrp_grad, polyak_params
+    """Polyak's tuning cycles on Lessard-Recht-Packard's strongly convex function, from some starts."""
+    from .derive.heavy_ball import LRP_X0, lrp_f, lrp_grad, lrp_grid_outcomes, polyak_params
 
     plt = _pyplot()
     lr_p, beta_p, _ = polyak_params(1.0, 25.0)
     traj = rules.trajectory("momentum", np.array([LRP_X0]), lrp_grad, lr=lr_p, beta=beta_p, steps=60)[:, 0]
     quad = rules.trajectory("momentum", np.array([LRP_X0]), lambda p: 25.0 * p, lr=lr_p, beta=beta_p, steps=60)[:, 0]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
     grid = np.linspace(-2.5, 3.5, 400)
     ax1.plot(grid, [lrp_f(v) for v in grid], "k-", lw=1)
     tail = traj[-3:]
     ax1.plot(tail, [lrp_f(v) for v in tail], "ro", label="limit cycle (period 3)")
     ax1.set_title("LRP function: mu = 1, L = 25")
     ax1.legend()
-    ax2.plot(traj, "r.-", label="LRP function: cycles")
+    ax2.plot(traj, "r.-", label=f"LRP function from x0 = {LRP_X0}: cycles")
     ax2.plot(quad, "b.-", label="quadratic 25/2 x^2: converges")
     ax2.set_xlabel("step")
     ax2.set_ylabel("x_t")
     ax2.set_title(f"heavy ball, Polyak's tuning lr = {lr_p:.3f}, beta = {beta_p:.3f}")
     ax2.legend()
+    starts, cycling, _ = lrp_grid_outcomes()
+    ax3.plot(starts[~cycling], np.zeros(int((~cycling).sum())), "b|", ms=14, label="converges to 0")
+    ax3.plot(starts[cycling], np.ones(int(cycling.sum())), "r|", ms=14, label="ends in the cycle")
+    ax3.set_ylim(-0.6, 1.8)
+    ax3.set_yticks([0, 1], ["converges", "cycles"])
+    ax3.set_xlabel("start x0 (v0 = 0), grid step 0.01")
+    ax3.set_title(f"{int(cycling.sum())} of {len(starts)} starts in [-5, 5] end in the cycle")
+    ax3.legend(loc="upper left")
+    fig.tight_layout()
     return _save(fig, out_dir, "lrp-cycle")
 
 

@@ -78,9 +78,22 @@ def test_derivations_do_not_start_from_their_answers() -> None:
 def test_both_check_methods_are_exercised(reports: dict[str, derive.Report]) -> None:
     methods = {s.method for r in reports.values() for s in r.steps}
     assert methods == {"given", "symbolic", "numeric"}
-    # The Jury-test step of heavy ball is decided numerically (SymPy cannot compare the root moduli).
-    jury = reports["heavy-ball"].steps[3]
-    assert jury.method == "numeric" and "random points" in jury.detail
+    # One step is left to the numeric check: "both eigenvalues > 0 iff the smaller one is".
+    numeric = [(name, s.index) for name, r in reports.items() for s in r.steps if s.method == "numeric"]
+    assert numeric == [("saddles", 14)]
+    assert "random points" in reports["saddles"].steps[13].detail
+
+
+# Steps that SymPy proves directly (issue 9, item 13): none may fall back to the numeric check.
+SYMBOLIC_STEPS = [("stable-lr", 13), ("heavy-ball", 4), ("heavy-ball", 5), ("heavy-ball", 16),
+                  ("heavy-ball", 17), ("terminal-velocity", 2), ("p2", 2), ("terminal-velocity", 9),
+                  ("terminal-velocity", 11), ("saddles", 17), ("saddles", 19)]
+
+
+@pytest.mark.parametrize("name,index", SYMBOLIC_STEPS)
+def test_steps_sympy_proves_are_symbolic(reports: dict[str, derive.Report], name: str, index: int) -> None:
+    step = reports[name].steps[index - 1]
+    assert step.method == "symbolic", (name, index, step.why, step.detail)
 
 
 # --- broken steps are caught and named -----------------------------------------------
@@ -285,3 +298,175 @@ def test_stability_regions_predict_the_reference_rules(beta_value: float, factor
             assert x_final < 1e-2, (variant, beta_value, factor, x_final)
         else:
             assert x_final > 1e2, (variant, beta_value, factor, x_final)
+
+
+# --- the manual's statements, each checked by an independent computation (issue 9, item 13) -----
+# Every number below is computed here with numpy or SymPy directly, not with solvers.* code.
+
+def _text(report: derive.Report) -> str:
+    return render(report, "text")
+
+
+def _hb_modulus(beta_value: float, u: float) -> float:
+    """Largest root modulus of z^2 - (1 + beta - u) z + beta (heavy ball at lr*lam = u), by numpy."""
+    return float(np.abs(np.roots([1.0, -(1 + beta_value - u), beta_value])).max())
+
+
+def test_quiz_momentum_damping_condition(reports: dict[str, derive.Report]) -> None:
+    threshold = 3 - 2 * np.sqrt(2)
+    assert threshold == pytest.approx(0.1716, abs=1e-4)
+    assert _hb_modulus(0.1, 2.0) == pytest.approx(0.770, abs=1e-3)
+    assert _hb_modulus(0.0, 2.0) == pytest.approx(1.0, abs=1e-12)
+    for b in (threshold + 1e-3, 0.5, 0.9):
+        assert _hb_modulus(b, 2.0) == pytest.approx(np.sqrt(b), rel=1e-9)
+    for b in (0.01, 0.1, threshold - 1e-3):
+        assert _hb_modulus(b, 2.0) > np.sqrt(b) + 1e-3
+    # a numpy run of heavy ball on lam/2 x^2 at lr*lam = 2, beta = 0.1: per-step shrink factor 0.770
+    x, v = 1.0, 0.0
+    xs = []
+    for _ in range(200):
+        v = 0.1 * v + x
+        x = x - 2.0 * v
+        xs.append(abs(x))
+    assert xs[-1] / xs[-2] == pytest.approx(0.770, abs=1e-3)
+    text = _text(reports["quiz"])
+    assert "3 - 2 sqrt 2" in text and "0.770" in text
+    assert "(lr*lam = 2 < 2(1+beta)), so the swing is damped" not in text  # the old, unconditional claim
+    step = reports["quiz"].derivation.steps[7]
+    assert step.why.startswith("beta > 3 - 2 sqrt 2") and "sqrt(beta)" in step.why
+
+
+def test_gd_at_the_edge_is_neutrally_stable(reports: dict[str, derive.Report]) -> None:
+    lr_edge = 2 / 100.0  # lambda_max = 100
+    a, b = 1.0, 1.0 + 1e-3
+    for _ in range(500):
+        a, b = a - lr_edge * 100 * a, b - lr_edge * 100 * b
+    assert abs(a) == pytest.approx(1.0) and abs(b - a) == pytest.approx(1e-3, rel=1e-6)  # no attraction
+    everything = "\n".join(_text(r) for r in reports.values())
+    assert "stable 2-cycle" not in everything and "a stable oscillation" not in everything
+    assert "neutrally stable" in _text(reports["quiz"])
+
+
+def _np_rosenbrock_momentum(lr_value: float, beta_value: float, steps: int = 3000):  # type: ignore[no-untyped-def]
+    p = np.array([-1.2, 1.0])
+    v = np.zeros(2)
+    first_exit = None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(1, steps + 1):
+            xx, yy = p
+            grad = np.array([-2 * (1 - xx) - 400 * xx * (yy - xx * xx), 200 * (yy - xx * xx)])
+            v = beta_value * v + grad
+            p = p - lr_value * v
+            if not np.all(np.isfinite(p)):
+                return step, first_exit, p
+            h = np.array([[1200 * p[0] ** 2 - 400 * p[1] + 2, -400 * p[0]], [-400 * p[0], 200.0]])
+            if first_exit is None and lr_value * np.linalg.eigvalsh(h).max() > 2 * (1 + beta_value):
+                first_exit = step
+    return None, first_exit, p
+
+
+def test_p6_explanation_matches_an_independent_run(reports: dict[str, derive.Report]) -> None:
+    nan_step, first_exit, _ = _np_rosenbrock_momentum(0.002, 0.99)
+    assert (nan_step, first_exit) == (29, 18)
+    assert sum(0.99**k for k in range(29)) == pytest.approx(25.28, abs=0.01)
+    for lr_value, b in ((0.002, 0.9), (0.0002, 0.99)):
+        nan_step, first_exit, p = _np_rosenbrock_momentum(lr_value, b)
+        assert nan_step is None and first_exit is None and np.allclose(p, [1, 1], atol=1e-4)
+    # the quadratic control: 1/2 (100 x^2 + y^2) at the same lr with beta = 0.99 converges
+    q, v = np.array([1.0, 1.0]), np.zeros(2)
+    for _ in range(3000):
+        v = 0.99 * v + np.array([100.0, 1.0]) * q
+        q = q - 0.002 * v
+    assert np.linalg.norm(q) < 1e-5
+    d = reports["p6"].derivation
+    assert "overshoots (and overflows)" not in d.answer
+    for phrase in ("step 29", "25.3", "2(1 + beta)", "step 18", "non-quadratic", "control", "Divide lr by 10"):
+        assert phrase in d.answer, phrase
+    assert "Control, the quadratic ravine" in reports["p6"].simulations[0].detail
+
+
+def test_lrp_cycles_from_some_starts_only(reports: dict[str, derive.Report]) -> None:
+    lr_p, beta_p = 4 / 36, 4 / 9  # Polyak's tuning for mu = 1, L = 25
+    x = np.round(np.linspace(-5, 5, 1001), 10)
+    v = np.zeros_like(x)
+    history = []
+    for _ in range(3000):
+        grad = np.where(x < 1, 25 * x, np.where(x < 2, x + 24, 25 * x - 24))
+        v = beta_p * v + grad
+        x = x - lr_p * v
+        history.append(x.copy())
+    last, back3 = history[-1], history[-4]
+    cycling = (np.abs(last) > 1e-3) & (np.abs(last - back3) < 1e-9)
+    converged = np.abs(last) < 1e-9
+    assert int(cycling.sum()) == 124 and int(converged.sum()) == 877
+    answer = reports["heavy-ball"].derivation.answer
+    assert "cycle forever" not in answer and "124" in answer and "877" in answer
+    assert reports["heavy-ball"].simulations[-1].numbers["grid_cycling"] == 124
+
+
+def test_second_derivative_test_is_stated_for_nondegenerate_points(reports: dict[str, derive.Report]) -> None:
+    xs, ys = sp.symbols("xs ys", real=True)
+    quartic = xs**4
+    assert sp.hessian(quartic, (xs,)).subs(xs, 0) == sp.Matrix([[0]])  # not "all eigenvalues > 0" ...
+    assert sp.solveset(quartic < 0, xs, sp.S.Reals) == sp.S.EmptySet  # ... yet a minimum
+    saddle = xs**2 - ys**4
+    eig = sp.hessian(saddle, (xs, ys)).subs({xs: 0, ys: 0}).eigenvals(multiple=True)
+    assert sorted(eig) == [0, 2]  # no negative eigenvalue ...
+    assert saddle.subs({xs: 0, ys: sp.Rational(1, 10)}) < 0 < saddle.subs({xs: sp.Rational(1, 10), ys: 0})
+    d = reports["saddles"].derivation
+    assert "non-degenerate" in d.convention and "saddle iff mixed signs (degenerate" not in d.convention
+    assert "x^4" in d.answer and "x^2 - y^4" in d.answer
+
+
+def test_goe_value_by_an_independent_quadrature(reports: dict[str, derive.Report]) -> None:
+    # the GOE joint eigenvalue density |l1 - l2| exp(-(l1^2 + l2^2)/2), integrated on a grid
+    grid = np.linspace(-9, 9, 1801)
+    l1, l2 = np.meshgrid(grid, grid, indexing="ij")
+    dens = np.abs(l1 - l2) * np.exp(-(l1**2 + l2**2) / 2)
+    p = dens[(l1 > 0) & (l2 > 0)].sum() / dens.sum()
+    assert p == pytest.approx((2 - np.sqrt(2)) / 4, abs=2e-3)
+    goe = reports["saddles"].steps[-1]
+    assert goe.label == "goe" and goe.method == "symbolic"
+    assert all(s.method != "given" or "density ~" not in s.why for s in reports["saddles"].steps)
+
+
+def test_p3_growth_factor_claim_at_beta_zero(reports: dict[str, derive.Report]) -> None:
+    zz, b, h, m = sp.symbols("zz b h m", positive=True)  # h = lr, m = mu
+    p = zz**2 - (1 + b + h * m) * zz + b
+    assert sp.expand(p.subs(zz, 1 + h * m)) == -b * h * m
+    assert sp.expand(p.subs({b: 0, zz: 1 + h * m})) == 0  # zero, not negative, at beta = 0
+    why = reports["p3"].derivation.steps[2].why
+    assert "negative for every beta > 0" in why and "at beta = 0 it is 0" in why
+
+
+def test_nesterov_correction_sign_matches_an_independent_run(reports: dict[str, derive.Report]) -> None:
+    hess = np.array([[3.0, 1.0], [1.0, 2.0]])
+    lr_value, b = 0.1, 0.9
+    x, v = np.array([1.0, -1.0]), np.zeros(2)
+    ys, gs = [], []
+    for _ in range(6):  # look-ahead form: g_t at y_t = x_t - lr beta v_t
+        y = x - lr_value * b * v
+        gr = hess @ y
+        ys.append(y)
+        gs.append(gr)
+        v = b * v + gr
+        x = x - lr_value * v
+    for t_ in range(1, 5):
+        correction = -lr_value * b * (gs[t_] - gs[t_ - 1])
+        assert np.allclose(correction, -lr_value * b * hess @ (ys[t_] - ys[t_ - 1]))
+    for name in ("nesterov-correction", "p5"):
+        answer = reports[name].derivation.answer
+        assert "-lr beta H (y_t - y_{t-1})" in answer, name
+        assert "~ lr beta H" not in answer
+
+
+def test_effective_memory_is_a_length_not_the_total_weight(reports: dict[str, derive.Report]) -> None:
+    for b in (0.5, 0.9, 0.99):
+        k = np.arange(20000)
+        w = b**k
+        assert w.sum() == pytest.approx(1 / (1 - b), rel=1e-9)  # amplification
+        assert ((k + 1) * w / w.sum()).sum() == pytest.approx(1 / (1 - b), rel=1e-9)  # mean age
+    text = _text(reports["terminal-velocity"])
+    assert "effective memory: the total weight" not in text
+    assert "mean age" in text and "amplification" in text
+    assert "total weight" not in answers.get("effective_memory").description

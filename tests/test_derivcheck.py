@@ -179,3 +179,98 @@ def test_derivation_budget_and_size_limits() -> None:
     assert "time limit" in r.first_failure.verdict.evidence
     with pytest.raises(DerivationError, match="too many steps"):
         check("v = 1\n" * 61)
+
+
+def cli_verify(*argv: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-m", "grader", "verify", *argv], cwd=root,
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+# (derivation text for TV.c, does `verify --problem TV.c` pass, grade's points out of 3)
+ONE_RULE_CASES = [
+    ("v = g/(1-beta)\n", False, 0.0),  # right, but one step: show the work
+    ("v - beta*v = g\nv = g/(1 - beta)\n", True, 3.0),
+    ("v - beta*v = g\nv = g/(1 + beta)\n", False, 0.0),
+]
+
+
+@pytest.mark.parametrize("text,passes,points", ONE_RULE_CASES)
+def test_verify_problem_and_grade_apply_one_rule(tmp_path: Path, text: str, passes: bool,
+                                                 points: float) -> None:
+    from grader.answers import grade_answers
+
+    f = tmp_path / "tv.txt"
+    f.write_text(text)
+    code, out, err = cli_verify("--problem", "TV.c", str(f))
+    assert code == (0 if passes else 1), out + err
+    (graded,) = [r for r in grade_answers({"TV.c": text}, student_id=None, secret=None,
+                                          problems=["TV"]) if r.part == "TV.c"]
+    assert graded.score == points
+    if text.count("\n") == 1:
+        assert "show your work: at least 2 steps are required (you gave 1)" in out
+        assert "show your work: at least 2 steps (you gave 1)" in graded.output
+
+
+def test_problem_fixes_target_and_domain(tmp_path: Path) -> None:
+    f = tmp_path / "tv.txt"
+    f.write_text("target: v = 0\nv - beta*v = g\nv = 0\n")
+    code, _, err = cli_verify("--problem", "TV.c", str(f))
+    assert code == 2 and "TV.c fixes its target as 'v = g/(1-beta)'" in err
+    f.write_text("assume: g = 0\nv - beta*v = g\nv = g/(1 - beta)\n")
+    code, _, err = cli_verify("--problem", "TV.c", str(f))
+    assert code == 2 and "'g = 0' narrows the domain of TV.c" in err
+    f.write_text("assume: beta < 1\nv - beta*v = g\nv = g/(1 - beta)\n")  # restates the domain: fine
+    code, out, _ = cli_verify("--problem", "TV.c", str(f))
+    assert code == 0 and "the derivation checks" in out
+
+
+# Each file goes through the real CLI: (file text, exit code, a phrase of the output or message)
+VERIFY_FILES = [
+    # SymPy's Abs is abs, so this correct derivation checks (it was read as the product Abs*(...))
+    ("target: lr < 2/lam\nassume: lr > 0\nassume: lam > 0\nAbs(1 - lr*lam) < 1\n"
+     "-1 < 1 - lr*lam < 1\n0 < lr*lam < 2\nlr < 2/lam\n", 0, "the derivation checks"),
+    # a name directly followed by "(" that is not a function is refused, naming it
+    ("given: sin(x) = sin(x)\nsin(x) = x*sin\n", 2, "'sin' is not a known function"),
+    ("target: v = g/(1-beta)\nv(1 - beta) = g\nv = g/(1 - beta)\n", 2,
+     "'v' is not a known function (known: abs, exp, ln, log, max, min, sqrt); for a product write v*(...)"),
+    # ... while a space keeps the product
+    ("target: v = g/(1-beta)\ngiven: v = beta*v + g\nassume: 0 < beta < 1\nv (1 - beta) = g\n"
+     "v = g/(1 - beta)\n", 0, "the derivation checks"),
+    # no relation, nothing compared: not "every step follows"
+    ("hello\n", 2, "nothing to check: line 1 ('hello') is the only step"),
+    ("# only a comment\n", 2, "the derivation has no steps"),
+    # given of another kind than the steps: say what to write
+    ("given: v\nv - beta*v = g\nv = g/(1-beta)\n", 2,
+     "given: 'v' is an expression, but the steps are equations/conditions: write the given as an "
+     "equation or condition"),
+    ("given: v = beta*v + g\nv*(1 - beta)\ng\n", 2,
+     "is an equation/condition, but the steps are expressions: write every step as an equation or "
+     "condition that follows from it"),
+    ("v = beta*v + g\nv*(1 - beta)\n", 2, "line 2: 'v*(1 - beta)' is an expression, but step 1 is an "
+     "equation or condition"),
+]
+
+
+@pytest.mark.parametrize("text,code,phrase", VERIFY_FILES)
+def test_verify_files_through_the_cli(tmp_path: Path, text: str, code: int, phrase: str) -> None:
+    f = tmp_path / "d.txt"
+    f.write_text(text)
+    got, out, err = cli_verify(str(f))
+    assert got == code, out + err
+    assert phrase in (out if code != 2 else err)
+    assert "Traceback" not in out + err
+
+
+def test_verify_without_target_says_what_was_checked(tmp_path: Path) -> None:
+    f = tmp_path / "d.txt"
+    f.write_text("a*(b + c)\na*b + a*c\n")
+    code, out, _ = cli_verify(str(f))
+    assert code == 0 and "every step equals the previous one (no target given" in out
+    f.write_text("a*(b + c)\na*b + c\n")
+    code, out, _ = cli_verify(str(f))
+    assert code == 1 and "step 2 is not equal to step 1" in out

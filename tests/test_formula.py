@@ -269,3 +269,22 @@ def test_fuzz_arbitrary_unicode(text: str) -> None:
         parse(text, TABLE)
     except FormulaError:
         pass
+
+
+def test_abs_is_sympys_spelling_of_abs() -> None:
+    assert parse("Abs(1 - lr*beta)", TABLE).plain() == parse("abs(1 - lr*beta)", TABLE).plain()
+    assert parse(r"\operatorname{Abs}(x)", TABLE).plain() == "abs(x)"
+
+
+@pytest.mark.parametrize("text,name", [("sin(x)", "sin"), ("lr(1 - beta)", "lr"), (r"\beta(1-x)", "beta"),
+                                        ("v_t(x)", "v_t"), ("Sqrt(x)", "Sqrt")])
+def test_a_name_called_like_a_function_is_refused(text: str, name: str) -> None:
+    with pytest.raises(FormulaError, match=f"'{name}' is not a known function"):
+        parse(text, TABLE.with_open())
+    with pytest.raises(FormulaError):
+        parse(text)  # without a table too
+
+
+def test_a_space_or_left_keeps_the_implicit_product() -> None:
+    assert parse("lr (1 - beta)", TABLE).plain() == "lr*(1 - beta)"
+    assert parse(r"\beta\left(1 - x\right)", TABLE).plain() == "beta*(1 - x)"

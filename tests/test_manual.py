@@ -100,8 +100,10 @@ def test_cli_prints_one_derivation_as_json(ravine, capsys: pytest.CaptureFixture
     data = json.loads(capsys.readouterr().out)
     assert data["name"] == "p6"
     assert data["results"]["p6_new_lr"]["text"] == "lr/10"
-    assert [s["check"] for s in data["steps"]] == ["given", "symbolic", "symbolic"]
-    assert "NaN" in data["simulations"][0]["detail"]
+    assert [s["check"] for s in data["steps"]] == ["given", "symbolic", "symbolic", "given", "symbolic",
+                                                   "given", "symbolic"]
+    assert "NaN at step 29" in data["simulations"][0]["detail"]
+    assert "Control, the quadratic ravine" in data["simulations"][0]["detail"]
 
 
 def test_cli_text_format_names_checks(ravine, capsys: pytest.CaptureFixture[str]) -> None:

@@ -180,8 +180,11 @@ def _p6(args: argparse.Namespace) -> int:
         for r in res.runs:
             print(f"{r.label:18s} | {r.beta:5.2f} | {r.lr:8.4g} | {r.effective_lr:11.4g} | {r.outcome}")
         print(res.quadratic_control)
-        print("why: at terminal velocity the step is lr/(1-beta) x gradient, 10x larger at 0.99 than at 0.9;")
+        print("fix: at terminal velocity the step is lr/(1-beta) x gradient, 10x larger at 0.99 than at 0.9;")
         print("     dividing lr by 10 restores the effective step (the lecture's fix).")
+        print("why it blew up: not the 10x alone -- on a quadratic beta 0.99 is stable at this lr (control);")
+        print("     on Rosenbrock the slowly damped swings carry the iterate up the steepening walls, where")
+        print("     lr*curvature leaves the stable region (a non-quadratic transient; see `ravine derive p6`).")
     if not args.no_figure:
         from solvers.lab.figures import plot_p6
 

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.derivcheck import DerivationError, check_derivation, parse_derivation
+    from grader.derivcheck import (DerivationError, check_derivation, check_part_derivation,
+                                   parse_derivation)
     from grader.equivalence import DEFAULT_TIMEOUT
 
     try:
@@ -38,12 +39,10 @@ def run(args: argparse.Namespace) -> int:
             except UnicodeDecodeError:
                 raise DerivationError(f"{args.file}: not UTF-8 text") from None
         derivation = parse_derivation(source)
-        table = None
-        target = None
         problem_id = args.problem or derivation.problem
+        timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
         if problem_id:
             from problems import registry
-            from problems.variants import render
 
             try:
                 part = registry.part(problem_id)
@@ -51,14 +50,10 @@ def run(args: argparse.Namespace) -> int:
                 raise DerivationError(str(exc.args[0]) if exc.args else str(exc)) from None
             if part.kind != "derivation":
                 raise DerivationError(f"{problem_id} is a {part.kind} part, not a derivation")
-            from grader.formula import SymbolTable
-
-            table = SymbolTable.from_dict(part.table_data())
-            target = derivation.target or render(part.reference, registry.default_params(part))
-            if derivation.given is None and part.given:
-                derivation.given = part.given
-        timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
-        result = check_derivation(derivation, table, target=target, timeout=timeout)
+            # the same rule as `ravine grade` (target, given, domain, minimum number of steps)
+            result = check_part_derivation(part, derivation, timeout=timeout)
+        else:
+            result = check_derivation(derivation, None, timeout=timeout)
     except FileNotFoundError:
         print(f"ravine verify: {args.file}: no such file", file=sys.stderr)
         return 2

@@ -96,7 +96,8 @@ ANSWERS: dict[str, Answer] = {
              _BETA),
         _ans("effective_lr", lr / (1 - beta), "terminal-velocity", "step per unit gradient at terminal velocity",
              _LR, _BETA),
-        _ans("effective_memory", 1 / (1 - beta), "terminal-velocity", "total weight of past gradients", _BETA),
+        _ans("effective_memory", 1 / (1 - beta), "terminal-velocity", "mean age in steps of the gradients in the velocity (weights beta^k normalized, newest = 1); numerically "
+             "equal to the amplification 1/(1-beta), a different quantity", _BETA),
         _ans("effective_lr_table", sp.Matrix([1, 2, 10, 20, 100]), "terminal-velocity",
              "lr multiplier for beta = 0, 0.5, 0.9, 0.95, 0.99"),
         _ans("nesterov_correction", -lr * beta * (g_t - g_prev), "nesterov-correction",

@@ -239,6 +239,74 @@ def _is_zero_symbolic(d: Any) -> str | None:
     return None
 
 
+def _refuted(cond: Any, domain: Domain) -> bool:
+    """True when ``cond`` (an ``Eq(symbol, value)``) contradicts one of the domain's constraints:
+    substituting the value makes that constraint False (e.g. ``Eq(beta, 1)`` against ``beta < 1``)."""
+    if not isinstance(cond, sp.Equality) or not isinstance(cond.lhs, sp.Symbol):
+        return False
+    for c in domain.constraints:
+        if cond.lhs in c.free_symbols and c.subs(cond.lhs, cond.rhs) is sp.false:
+            return True
+    return False
+
+
+def _resolve_piecewise(expr: Any, domain: Domain) -> Any:
+    """Drop the branches of every Piecewise whose condition the domain excludes (a sum's
+    ``beta = 1`` case when the domain has ``beta < 1``); a single remaining branch replaces it."""
+
+    def resolve(pw: sp.Piecewise) -> Any:
+        kept = [(e, c) for e, c in pw.args if not _refuted(c, domain)]
+        if len(kept) == len(pw.args):
+            return pw
+        if len(kept) == 1 or kept[0][1] is sp.true:
+            return kept[0][0]
+        return sp.Piecewise(*kept)
+
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), resolve)
+
+
+def _normal_condition(c: Any, domain: Domain) -> frozenset[Any] | None:
+    """A condition as a set of normalized inequalities ``(expand(rhs - lhs), strict)`` meaning
+    ``rhs - lhs > 0`` (or ``>= 0``), And-conjuncts flattened; conjuncts that are domain
+    constraints (true everywhere on the domain) are dropped.  None when ``c`` is not a
+    conjunction of inequalities."""
+    known = set()
+    for d in domain.constraints:
+        n = _normal_relation(d)
+        if n is not None:
+            known.add(n)
+    parts = c.args if isinstance(c, sp.And) else (c,)
+    out = set()
+    for part in parts:
+        if part is sp.true:
+            continue
+        n = _normal_relation(part)
+        if n is None:
+            return None
+        if n not in known:
+            out.add(n)
+    return frozenset(out)
+
+
+def _normal_relation(r: Any) -> tuple[Any, bool] | None:
+    if isinstance(r, (sp.StrictLessThan, sp.LessThan)):
+        return _positive_part(r.rhs - r.lhs), isinstance(r, sp.StrictLessThan)
+    if isinstance(r, (sp.StrictGreaterThan, sp.GreaterThan)):
+        return _positive_part(r.lhs - r.rhs), isinstance(r, sp.StrictGreaterThan)
+    return None
+
+
+def _positive_part(e: Any) -> Any:
+    """``e`` up to a factor SymPy proves positive: the numerator of ``together(e)`` when the
+    denominator's sign is known, expanded (so ``e > 0`` and the result ``> 0`` are equivalent)."""
+    num, den = sp.fraction(sp.together(e))
+    if den.is_positive:
+        return sp.expand(num)
+    if (-den).is_positive:
+        return sp.expand(-num)
+    return sp.expand(e)
+
+
 def _peel_sums(d: Any) -> Any:
     """Write sum_{k=a}^{b} f as sum_{k=a}^{b-1} f + f(b) when a sum up to b-1 also occurs.
 
@@ -380,7 +448,7 @@ def check_step(
             if peeled != d and sp.simplify(peeled) == 0:
                 return "symbolic", "split off the last term of a sum + simplify"
             # Evaluate the sums in closed form; the numeric check then runs on that (much faster).
-            done = d.doit()
+            done = _resolve_piecewise(d.doit(), domain)
             how = _is_zero_symbolic(done)
             if how is not None:
                 return "symbolic", f"doit + {how}"
@@ -394,6 +462,9 @@ def check_step(
         a, b = sp.sympify(target), sp.sympify(step.expr)
         if a == b:
             return "symbolic", "identity"
+        na, nb = _normal_condition(a, domain), _normal_condition(b, domain)
+        if na is not None and na == nb:
+            return "symbolic", "the same inequalities (each written as expr > 0, expanded; domain facts dropped)"
         if step.rel == "<=>" and sp.count_ops(a) + sp.count_ops(b) <= SIMPLIFY_LOGIC_MAX_OPS:
             try:
                 if sp.simplify(a) == sp.simplify(b):

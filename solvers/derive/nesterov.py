@@ -136,8 +136,8 @@ def nesterov_correction() -> Derivation:
         answer="With y_t = x_t - lr beta v_t and g_t = grad f(y_t): y_{t+1} = y_t - lr d_t with "
         "d_t = beta d_{t-1} + g_t + beta (g_t - g_{t-1}) (d_{-1} = g_{-1} = 0). That is classical momentum at y "
         "plus the gradient-correction term beta (g_t - g_{t-1}) in the velocity, i.e. -lr beta (g_t - g_{t-1}) in "
-        "the position: a finite-difference curvature term ~ lr beta H (y_t - y_{t-1}) that brakes when the "
-        "gradient grows. torch's nesterov=True runs exactly this on p = y_t.",
+        "the position: a finite-difference curvature term, -lr beta H (y_t - y_{t-1}) on a quadratic with Hessian H "
+        "(where g_t - g_{t-1} = H (y_t - y_{t-1}) exactly), that brakes when the gradient grows. torch's nesterov=True runs exactly this on p = y_t.",
         results={
             "nesterov_correction": CORRECTION,
             "nesterov_velocity_extra": beta * (gt - gprev),

@@ -66,54 +66,91 @@ def simulate_goe(*, samples: int = 200_000) -> SimulationResult:
     )
 
 
+ha, hc, hb = sp.symbols("a c b", real=True)  # the 2x2 GOE matrix [[a, b], [b, c]]
+m_pos = sp.Symbol("m", positive=True)
+p_disk = sp.Symbol("P(sqrt(d^2 + b^2) < m)", real=True)
+rot = sp.Matrix([[sp.Rational(1, 2), sp.Rational(1, 2)], [sp.Rational(1, 2), -sp.Rational(1, 2)]])
+
+
+def _quadratic_formula_eigs(h: sp.Matrix) -> sp.Matrix:
+    """Roots of det(z I - H) = z^2 - tr(H) z + det(H), smaller first."""
+    half = h.trace() / 2
+    return sp.Matrix([half - sp.sqrt(half**2 - h.det()), half + sp.sqrt(half**2 - h.det())])
+
+
 @register("saddles")
 def saddles() -> Derivation:
     f = x**2 - y**2
-    density = sp.Abs(l1 - l2) * sp.exp(-(l1**2 + l2**2) / 2)
+    mid, dif = (ha + hc) / 2, (ha - hc) / 2
     steps = [
         Step(sp.Eq(f_sym, f), "the lecture's saddle (the Pringles chip)", rel="given", label="f"),
         Step(sp.Matrix([2 * x, -2 * y]), "gradient", via=lambda e: sp.Matrix([sp.diff(e.rhs, v) for v in (x, y)])),
         Step(sp.Matrix([0, 0]), "the only critical point (solve grad f = 0)",
              via=lambda gr: sp.Matrix([sp.solve(list(gr), [x, y], dict=True)[0][v] for v in (x, y)])),
         Step(sp.diag(2, -2), "Hessian", against="f", via=lambda e: sp.hessian(e.rhs, (x, y))),
-        Step(sp.Matrix([-2, 2]), "its eigenvalues: one positive, one negative -> saddle (all > 0: minimum, "
-             "all < 0: maximum)", via=lambda h: sp.Matrix(sorted(h.eigenvals(multiple=True)))),
+        Step(sp.Matrix([-2, 2]), "its eigenvalues: one positive, one negative, none zero -> a saddle. The test "
+             "(cited: the second-derivative test) is sufficient: at a critical point with an invertible Hessian, all "
+             "eigenvalues > 0 gives a strict minimum, all < 0 a strict maximum, mixed signs a saddle; with a zero "
+             "eigenvalue it decides nothing (next steps)",
+             via=lambda h: sp.Matrix(sorted(h.eigenvals(multiple=True)))),
+        Step(sp.Eq(f_sym, x**4), "degenerate example 1: x^4 has a minimum at 0 (x^4 >= 0)", rel="given",
+             label="quartic"),
+        Step(sp.Matrix([[0]]), "... but its Hessian there is 0: not 'all eigenvalues > 0'",
+             via=lambda e: sp.hessian(e.rhs, (x,)).subs(x, 0)),
+        Step(sp.Eq(f_sym, x**2 - y**4), "degenerate example 2: x^2 - y^4 is a saddle at 0 (f(0, y) = -y^4 < 0 "
+             "< f(x, 0))", rel="given", label="degenerate-saddle"),
+        Step(sp.diag(2, 0), "... but its Hessian there has no negative eigenvalue: not 'mixed signs'",
+             via=lambda e: sp.hessian(e.rhs, (x, y)).subs({x: 0, y: 0})),
         Step(sp.Eq(p_min, sp.Product(sp.Rational(1, 2), (i, 1, n))),
-             "the lecture's toy: n independent eigenvalue signs, each positive with probability 1/2", rel="given"),
+             "the lecture's toy: n independent eigenvalue signs (none zero), each positive with probability 1/2",
+             rel="given"),
         Step(sp.Eq(p_min, 2**-n), "multiply", via=lambda e: sp.Eq(p_min, e.rhs.doit()), label="toy"),
-        Step(sp.Eq(p_goe, sp.Integral(density, (l1, 0, sp.oo), (l2, 0, sp.oo))
-                   / sp.Integral(density, (l1, -sp.oo, sp.oo), (l2, -sp.oo, sp.oo))),
-             "reality check (n = 2, GOE H = (A + A^T)/2): the eigenvalues have joint density ~ "
-             "|l1 - l2| exp(-(l1^2 + l2^2)/2); they repel, so their signs are not independent", rel="given"),
-        Step(sp.Eq(p_goe, sp.Integral(r**2 * sp.exp(-r**2 / 2), (r, 0, sp.oo))
-                   * sp.Integral(sp.Abs(sp.cos(theta) - sp.sin(theta)), (theta, 0, sp.pi / 2))
-                   / (sp.Integral(r**2 * sp.exp(-r**2 / 2), (r, 0, sp.oo))
-                      * sp.Integral(sp.Abs(sp.cos(theta) - sp.sin(theta)), (theta, 0, 2 * sp.pi)))),
-             "polar coordinates l1 = r cos(theta), l2 = r sin(theta): |l1 - l2| = r |cos - sin|, dA = r dr dtheta; "
-             "the radial factor cancels", rel="given"),
-        Step(sp.Eq(p_goe, P_MIN_GOE_2),
-             "integrate |cos(theta) - sin(theta)|, splitting where it changes sign: (2 sqrt 2 - 2)/(4 sqrt 2)",
-             via=lambda e: sp.Eq(p_goe, integrate_abs(sp.cos(theta) - sp.sin(theta), theta, 0, sp.pi / 2)
-                                 / integrate_abs(sp.cos(theta) - sp.sin(theta), theta, 0, 2 * sp.pi)),
-             label="goe"),
+        Step(sp.Matrix([[ha, hb], [hb, hc]]),
+             "reality check, n = 2: a GOE matrix H = (A + A^T)/2, A with iid N(0, 1) entries: a = A_11 and "
+             "c = A_22 are N(0, 1), b = (A_12 + A_21)/2 is N(0, 1/2), all independent", rel="given", label="H"),
+        Step(sp.Matrix([mid - sp.sqrt(dif**2 + hb**2), mid + sp.sqrt(dif**2 + hb**2)]),
+             "its eigenvalues, roots of z^2 - tr(H) z + det(H): m -+ sqrt(d^2 + b^2) with m = (a + c)/2, "
+             "d = (a - c)/2", via=_quadratic_formula_eigs),
+        Step(mid - sp.sqrt(dif**2 + hb**2) > 0,
+             "both are positive iff the smaller one is: m > sqrt(d^2 + b^2)", rel="<=>",
+             via=lambda ev: sp.And(ev[0] > 0, ev[1] > 0)),
+        Step(sp.diag(sp.Rational(1, 2), sp.Rational(1, 2)),
+             "(m, d) = T (a, c) with T = [[1/2, 1/2], [1/2, -1/2]]: their covariance T T^T, since (a, c) has "
+             "covariance I. Jointly Gaussian and uncorrelated, so m, d, b are iid N(0, 1/2)",
+             rel="=", against="H", via=lambda _: rot * rot.T),
+        Step(sp.Eq(p_disk, sp.Integral(sp.exp(-r**2) / sp.pi * r, (r, 0, m_pos), (theta, 0, 2 * sp.pi))),
+             "given m > 0, (d, b) has density exp(-(d^2 + b^2))/pi; integrate it over the disk of radius m in "
+             "polar coordinates (dA = r dr dtheta)", rel="given", label="disk"),
+        Step(sp.Eq(p_disk, 1 - sp.exp(-m_pos**2)), "integrate", via=lambda e: sp.Eq(p_disk, e.rhs.doit())),
+        Step(sp.Eq(p_goe, sp.Integral((1 - sp.exp(-m_pos**2)) * sp.exp(-m_pos**2) / sp.sqrt(sp.pi),
+                                      (m_pos, 0, sp.oo))),
+             "average over m ~ N(0, 1/2) (density exp(-m^2)/sqrt(pi)); m <= 0 never works", rel="given",
+             label="average"),
+        Step(sp.Eq(p_goe, P_MIN_GOE_2), "integrate: 1/2 - 1/(2 sqrt 2) = (2 - sqrt 2)/4 ~ 0.146 (Monte Carlo "
+             "agrees, see the simulation)", via=lambda e: sp.Eq(p_goe, e.rhs.doit()), label="goe"),
     ]
     return Derivation(
         name="saddles",
         title="Saddles: classification and how rare minima are",
-        summary="Classify by Hessian eigenvalue signs; the toy P(minimum) = 2^-n; for a GOE Hessian the "
-        "eigenvalues repel and P(all > 0) is far smaller: (2 - sqrt 2)/4 ~ 0.146 at n = 2 (Monte Carlo).",
+        summary="Classify a non-degenerate critical point by its Hessian eigenvalue signs (a zero eigenvalue "
+        "decides nothing: x^4, x^2 - y^4); the toy P(minimum) = 2^-n; for a 2x2 GOE Hessian P(both > 0) = "
+        "(2 - sqrt 2)/4 ~ 0.146, derived from the entries and confirmed by Monte Carlo.",
         steps=steps,
-        domain=Domain(boxes={n: (1, 20)}, text=("n >= 1 Hessian dimensions",)),
-        convention="critical point: grad f = 0; minimum iff all Hessian eigenvalues > 0, maximum iff all < 0, "
-        "saddle iff mixed signs (degenerate if one is 0).",
-        answer="At a critical point the Hessian's eigenvalue signs classify it. The lecture's toy assumes n "
-        "independent signs, so P(minimum) = 2^-n. That is an assumption, not a theorem: for a random symmetric "
-        "(GOE) Hessian the eigenvalues repel, and P(all positive) is much smaller -- (2 - sqrt 2)/4 ~ 0.146 for "
-        "n = 2 instead of 0.25, and it falls like exp(-c n^2) (Dean & Majumdar 2006), not 2^-n.",
+        domain=Domain(boxes={n: (1, 20)}, text=("n >= 1 Hessian dimensions", "a, b, c real")),
+        convention="critical point: grad f = 0, non-degenerate when the Hessian is invertible. At a non-degenerate "
+        "critical point: minimum iff all Hessian eigenvalues > 0, maximum iff all < 0, saddle iff mixed signs. "
+        "With a zero eigenvalue the signs are not enough (x^4: minimum; x^2 - y^4: saddle).",
+        answer="At a critical point the Hessian's eigenvalue signs classify it when none is zero (all > 0: strict "
+        "minimum; all < 0: strict maximum; mixed: saddle); a zero eigenvalue leaves the question open (x^4 and "
+        "x^2 - y^4). The lecture's toy assumes n independent signs, so P(minimum) = 2^-n. That is an assumption, "
+        "not a theorem: for a random symmetric (GOE) Hessian the eigenvalues repel, and P(all positive) is much "
+        "smaller -- (2 - sqrt 2)/4 ~ 0.146 for n = 2 instead of 0.25 (derived above from the matrix entries; the "
+        "Monte Carlo agrees), and it falls like exp(-c n^2) (cited: Dean & Majumdar 2006; the Monte Carlo for "
+        "n = 3, 4 is consistent), not 2^-n.",
         results={"p_minimum_toy": 2**-n, "p_minimum_goe_2": P_MIN_GOE_2},
         simulations=[Simulation("goe-monte-carlo", "Monte Carlo over GOE matrices, n = 1..4", simulate_goe)],
         figures=["goe"],
         sources=["Dauphin et al., 'Identifying and attacking the saddle point problem' (NeurIPS 2014)",
                  "Dean & Majumdar, 'Large deviations of extreme eigenvalues of random matrices' (PRL 2006)",
-                 "Mehta, Random Matrices (GOE joint eigenvalue density)"],
+                 "second-derivative test: e.g. Nocedal & Wright, Numerical Optimization, thm. 2.3-2.4"],
     )

@@ -57,6 +57,20 @@ def _pythagoras(e: sp.Expr) -> sp.Expr:
     return sp.factor(sp.expand(sp.expand(e).subs(sp.sin(theta) ** 2, 1 - sp.cos(theta) ** 2)))
 
 
+_gap = sp.Symbol("d", positive=True)
+
+
+def _binding_bound(cond: sp.Boolean) -> sp.Boolean:
+    """Keep the smallest of the upper bounds lr < b_i: b_i is dropped when SymPy proves b_i - b_j > 0
+    for another bound b_j, writing lambda_max = lambda_min + d with d > 0 (the domain's ordering)."""
+    bounds = [a.rhs for a in (cond.args if isinstance(cond, sp.And) else (cond,))
+              if isinstance(a, sp.StrictLessThan) and a.lhs == lr]
+    keep = [b for b in bounds
+            if not any(sp.factor(sp.together((b - o).subs(lambda_max, lambda_min + _gap))).is_positive
+                       for o in bounds if o != b)]
+    return sp.And(*[lr < b for b in keep])
+
+
 @register("stable-lr")
 def stable_lr() -> Derivation:
     I2 = sp.eye(2)
@@ -86,8 +100,9 @@ def stable_lr() -> Derivation:
              via=lambda m: sp.And(*[sp.Abs(m[i, i]) < 1 for i in range(m.rows)])),
         Step(sp.And(lr < 2 / lambda_min, lr < 2 / lambda_max), "solve each |1 - lr*lambda_i| < 1", rel="<=>",
              via=lambda e: sp.reduce_inequalities(list(e.args), lr)),
-        Step(lr < 2 / lambda_max, "2/lambda is decreasing, so the binding bound is the largest eigenvalue",
-             rel="<=>", label="stable"),
+        Step(lr < 2 / lambda_max, "2/lambda is decreasing, so the binding bound is the largest eigenvalue: "
+             "2/lambda_min - 2/lambda_max = 2 d/(lambda_min (lambda_min + d)) > 0 with lambda_max = lambda_min + d",
+             rel="<=>", via=_binding_bound, label="stable"),
         Step(sp.Eq(r_slow, 1 - lr * lambda_min), "the slow direction's contraction factor", rel="given"),
         Step(sp.Eq(r_slow, 1 - 2 * lambda_min / lambda_max), "at the largest stable lr = 2/lambda_max",
              via=lambda e: e.subs(lr, 2 / lambda_max)),

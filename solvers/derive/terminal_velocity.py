@@ -33,6 +33,19 @@ def sum_geometric(expr: sp.Expr) -> sp.Expr:
     return done.replace(lambda p: isinstance(p, sp.Piecewise), lambda p: p.args[-1].expr)
 
 
+def sum_series(expr: sp.Expr) -> sp.Expr:
+    """Evaluate infinite sums in ``expr`` and keep SymPy's |beta| < 1 branch (0 <= beta < 1 here)."""
+    done = expr.doit()
+
+    def branch(p: sp.Piecewise) -> sp.Expr:
+        for e, c in p.args:
+            if c == (sp.Abs(beta) < 1) or c == (beta < 1):
+                return e
+        return p
+
+    return sp.simplify(done.replace(lambda q: isinstance(q, sp.Piecewise), branch))
+
+
 def simulate_terminal_velocity(*, steps: int = 4000) -> SimulationResult:
     """Heavy ball (solvers.rules.momentum) on f(x) = g x: the step per unit lr*g tends to 1/(1-beta)."""
     grad_const = 0.5
@@ -112,11 +125,18 @@ def terminal_velocity() -> Derivation:
              via=lambda e: sp.Eq(lr_eff, e.rhs / (-g)), label="lr-eff"),
         Step(table, "the lecture's table: beta = 0, 0.5, 0.9, 0.95, 0.99 multiplies lr by",
              via=lambda e: sp.Matrix([(e.rhs / lr).subs(beta, b) for b in TABLE_BETAS])),
-        Step(sp.Eq(memory, sp.Sum(beta**k, (k, 0, t - 1))),
-             "effective memory: the total weight beta^k the velocity gives past gradients, in units of one gradient",
-             rel="given"),
-        Step(sp.Eq(memory, 1 / (1 - beta)), "sum the series and let t -> oo (beta = 0.9: about 10 steps)",
-             via=lambda e: sp.Eq(memory, limit_t(sum_geometric(e.rhs)))),
+        Step(sp.Eq(sp.Symbol("total_weight"), sp.Sum(beta**k, (k, 0, sp.oo))),
+             "the total weight the velocity gives past gradients, beta^k to the gradient k steps old: this is the "
+             "amplification (the effective lr above), not a length of memory", rel="given"),
+        Step(sp.Eq(sp.Symbol("total_weight"), 1 / (1 - beta)), "sum the series (0 <= beta < 1)",
+             via=lambda e: sp.Eq(e.lhs, sum_series(e.rhs))),
+        Step(sp.Eq(memory, sp.Sum((k + 1) * (1 - beta) * beta**k, (k, 0, sp.oo))),
+             "effective memory, a length: the mean age of the gradients in the velocity, with the weights beta^k "
+             "normalized to sum 1 ((1 - beta) beta^k) and the newest gradient counted as age 1", rel="given"),
+        Step(sp.Eq(memory, 1 / (1 - beta)), "sum the series: 1/(1 - beta) steps (beta = 0.9: 10 steps, 0.99: 100), "
+             "the same number as the amplification but a different quantity (counting the newest gradient as "
+             "age 0 gives beta/(1 - beta), 9 steps at beta = 0.9)",
+             via=lambda e: sp.Eq(memory, sum_series(e.rhs))),
         *ema_unrolling_steps(),
     ]
     return Derivation(
@@ -125,14 +145,16 @@ def terminal_velocity() -> Derivation:
         summary="v_t = g(1-beta^t)/(1-beta) -> g/(1-beta); effective lr lr/(1-beta) (1, 2, 10, 20, 100); "
         "memory 1/(1-beta); v_t = sum_k beta^(t-1-k) g_k.",
         steps=steps,
-        domain=Domain(boxes={beta: (0.0, 0.999), t: (1, 30), lr: (1e-3, 1.0)},
+        domain=Domain(boxes={beta: (0.0, 0.999), t: (1, 30), lr: (1e-3, 1.0)}, constraints=(beta < 1,),
                       text=("0 <= beta < 1", "lr > 0", "g constant (first part)", "v_0 = 0")),
         convention="lecture = torch.optim.SGD: v <- beta v + g, x <- x - lr v, v_0 = 0. In the EMA form "
         "v <- beta v + (1-beta) g the terminal velocity is g itself and lr is not amplified.",
         answer="Under a constant gradient the velocity sums a geometric series, v_t = g(1-beta^t)/(1-beta), and "
         "tends to g/(1-beta); each step then moves lr*g/(1-beta), so the effective learning rate is lr/(1-beta): "
-        "x1, x2, x10, x20, x100 for beta = 0, 0.5, 0.9, 0.95, 0.99. The weights beta^k sum to 1/(1-beta): the "
-        "velocity remembers about 1/(1-beta) steps.",
+        "x1, x2, x10, x20, x100 for beta = 0, 0.5, 0.9, 0.95, 0.99: the weights beta^k sum to 1/(1-beta), and that "
+        "total is an amplification. The memory is a length: normalized to sum 1, the weights give the gradients a "
+        "mean age of 1/(1-beta) steps (newest = age 1), so the velocity remembers about 1/(1-beta) steps -- the "
+        "same number for a different reason.",
         results={
             "terminal_velocity": g / (1 - beta),
             "velocity_t": g * (1 - beta**t) / (1 - beta),

@@ -49,13 +49,17 @@ def plot_p6(res: "P6Result", out: Path) -> Path:
     """Loss curves of a P6 result (see ``solvers.lab.experiments.p6``) into ``out``."""
     from .plots import plot_curves
 
-    curves = {f"{r.label} = {r.lr:g}: {r.outcome}": r.losses for r in res.runs}
+    curves: dict[str, object] = {}
+    if res.control_losses is not None:  # drawn first, underneath
+        lr0 = res.runs[0].lr
+        curves[f"control: quadratic (100x^2+y^2)/2, beta=0.99, lr = {lr0:g}: converges"] = res.control_losses
+    curves.update({f"{r.label} = {r.lr:g}: {r.outcome}": r.losses for r in res.runs})
     marks = {f"{r.label} = {r.lr:g}: {r.outcome}": r.diverged_at for r in res.runs}
     return plot_curves(
-        curves,
+        curves,  # type: ignore[arg-type]
         Path(out),
-        title=f"P6, Rosenbrock from {res.start}: beta 0.9 -> 0.99 makes lr/(1-beta) 10x larger\n"
-        "(values above the top are clipped; x = the run leaves the plot and overflows)",
+        title=f"P6, Rosenbrock from {res.start}: beta 0.99 overflows at lr = 0.002,\n"
+        "the quadratic control at that lr and beta converges (x: overflow)",
         marks=marks,
     )
 
