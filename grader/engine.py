@@ -116,8 +116,11 @@ def _not_graded(checks: Sequence[Check], reason: str) -> list[TestResult]:
 
 def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limits = Limits(),
                      name: str | None = None, trajectories: dict[str, Any] | None = None,
-                     answers: AnswerKey | None = None) -> SubmissionResult:
+                     answers: AnswerKey | None = None, answer_parts: bool = True) -> SubmissionResult:
     """Grade one submission with the given checks; every failure is a value, never an exception.
+
+    ``answer_parts=False`` leaves a notebook's answer parts ungraded (``ravine check``
+    only tells whether they read: see ``answers.answer_formats``).
 
     With ``trajectories`` (a dict), the public trajectory checks' expected and
     obtained positions are stored in it by check name, for plotting.
@@ -157,7 +160,8 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
         stdout = (stdout + "\n[hidden checks]\n" + hidden_run.stdout) if hidden_run.stdout else stdout
     for f in forbidden:
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
-    tests += _answer_tests(sub, answers, messages)
+    if answer_parts:
+        tests += _answer_tests(sub, answers, messages)
     return SubmissionResult(display, tests, messages, stdout=stdout,
                             seconds=time.perf_counter() - start)
 

@@ -36,24 +36,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"ravine check: {path}: {exc}", file=sys.stderr)
         return 2
     trajectories: dict = {}
+    # answer_parts=False: check never grades an answer part (it would need the student's own
+    # numbers and would show verdicts and reference answers); it only says whether each one reads.
     result = grade_submission(path, build_checks(seed=None), limits=limits_from(args),
-                              trajectories=trajectories if args.plot else None)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        hints = {e.function: e.hint for e in EXERCISES.values()}
-        sys.stdout.write(render_text(result, hints=hints, public_only=True))
-    if sub.kind == "ipynb" and not args.json:
+                              trajectories=trajectories if args.plot else None, answer_parts=False)
+    formats: list[tuple[str, bool, str]] = []
+    if sub.kind == "ipynb":
         from ..engine import _is_assignment
 
         if _is_assignment(sub.notebook):
             from ..answers import answer_formats
 
-            print("\nAnswer parts (a format check only: whether each answer can be read; "
-                  "`ravine grade` decides whether it is right):")
-            for part_id, ok, message in answer_formats(sub.notebook):
-                mark = "ok " if ok else "-- "
-                print(f"  {mark} {part_id}: " + message.replace("\n", "\n        "))
+            formats = answer_formats(sub.notebook)
+    if args.json:
+        data = result.to_dict()
+        if formats:
+            data["answers"] = [{"part": pid, "reads": ok, "message": why} for pid, ok, why in formats]
+        print(json.dumps(data, indent=2))
+    else:
+        hints = {e.function: e.hint for e in EXERCISES.values()}
+        sys.stdout.write(render_text(result, hints=hints, public_only=True))
+        if formats:
+            sys.stdout.write(render_answer_formats(formats))
     if args.plot:
         from ..plots import plot_trajectories
 
@@ -63,4 +67,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"plot: {out} ({len(panels)} trajectories)", file=sys.stderr)
         else:
             print("plot: every trajectory check passed; nothing to draw (use --plot-all)", file=sys.stderr)
-    return 0 if all(t.passed for t in result.tests) else 1
+    ok = all(t.passed for t in result.tests) and all(reads for _, reads, _ in formats)
+    return 0 if ok else 1
+
+
+def render_answer_formats(formats: list[tuple[str, bool, str]]) -> str:
+    """Whether each answer part reads: ``reads`` or ``cannot be read`` and the parser's message.
+
+    Nothing else: no verdict, no reference, no feedback (those come with the grade).
+    """
+    lines = ["", "Answer parts: whether each answer can be read (never whether it is right; "
+             "`ravine grade` decides that)"]
+    for pid, reads, why in formats:
+        lines.append(f"  {pid:<6} {'reads' if reads else 'cannot be read'}")
+        if not reads:
+            lines.append("\n".join("        " + line for line in why.splitlines()))
+    n = sum(1 for _, reads, _ in formats if reads)
+    lines.append("")
+    lines.append(f"Answers that read: {n}/{len(formats)}")
+    return "\n".join(lines) + "\n"
