@@ -88,9 +88,13 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def render_text(result: SubmissionResult, *, hints: dict[str, str] | None = None,
+def render_text(result: SubmissionResult, *, hints: dict[str, tuple[str, Iterable[str]]] | None = None,
                 public_only: bool = False) -> str:
-    """The student's report: per part, each check's points, verdict and feedback."""
+    """The student's report: per part, each check's points, verdict and feedback.
+
+    ``hints``: part -> (hint, the diagnoses it answers); a hint is printed only under a part
+    where a check that did not pass carries one of those diagnoses in its tags.
+    """
     lines = [f"ravine check: {result.submission}"]
     if public_only:
         lines.append("Public checks only. Hidden checks with randomised inputs also exist and were NOT run;")
@@ -101,17 +105,19 @@ def render_text(result: SubmissionResult, *, hints: dict[str, str] | None = None
     for part, (score, max_score) in by.items():
         lines.append("")
         lines.append(f"{part}: {score:g}/{max_score:g}")
-        failed = False
+        hint, hint_for = (hints or {}).get(part, ("", ()))
+        hint_for = set(hint_for)
+        fits = False
         for t in result.tests:
             if t.part != part:
                 continue
             mark = {"passed": "PASS", "partial": "PART", "pending": "TODO"}.get(t.status, "FAIL")
-            failed = failed or t.status != "passed"
+            fits = fits or (t.status != "passed" and not hint_for.isdisjoint(t.tags))
             lines.append(f"  {mark}  {t.name}  ({t.score:g}/{t.max_score:g})")
             if t.status != "passed" and t.output:
                 lines.append(_indent(t.output, "        "))
-        if failed and hints and hints.get(part):
-            lines.append(f"  hint: {hints[part]}")
+        if fits and hint:
+            lines.append(f"  hint: {hint}")
     lines.append("")
     label = "Total (public checks)" if public_only else "Total"
     lines.append(f"{label}: {result.score:g}/{result.max_score:g}")

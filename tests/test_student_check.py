@@ -176,3 +176,40 @@ def test_json_lists_answer_formats_without_answer_tests(handout, tmp_path):
     assert [a["part"] for a in data["answers"]] == [p.id for p in ANSWER_PARTS]
     assert all(a["reads"] and a["message"] == "" for a in data["answers"])
     assert proc.returncode == 0
+
+
+# --- hints only with the diagnosis they answer --------------------------------------------------
+
+MOMENTUM_HINT = "Update the velocity first, then move x with the new velocity."
+MOMENTUM_VARIANTS = {
+    "ema": "def momentum_step(x, v, grad_fn, lr, beta):\n"
+           "    v = beta * v + (1 - beta) * grad_fn(x)\n    return x - lr * v, v\n",
+    "only_x": "def momentum_step(x, v, grad_fn, lr, beta):\n"
+              "    v = beta * v + grad_fn(x)\n    return x - lr * v\n",
+    "hangs": "def momentum_step(x, v, grad_fn, lr, beta):\n    while True:\n        pass\n",
+    "stale": "def momentum_step(x, v, grad_fn, lr, beta):\n"
+             "    x_new = x - lr * v\n    return x_new, beta * v + grad_fn(x)\n",
+    "unknown": "def momentum_step(x, v, grad_fn, lr, beta):\n"
+               "    v = beta * v + grad_fn(x)\n    return x - 1.3 * lr * v, v\n",
+}
+
+
+@pytest.mark.parametrize("variant,hint_expected,diagnosis", [
+    ("ema", False, "[ema-form]"),
+    ("only_x", False, "[contract]"),
+    ("hangs", False, "[timeout]"),
+    ("stale", True, "[stale-velocity]"),
+    ("unknown", True, "No known mistake matches"),
+])
+def test_momentum_hint_only_with_its_diagnosis(tmp_path, variant, hint_expected, diagnosis):
+    src = (ROOT / "examples" / "submissions" / "alice_correct.py").read_text()
+    start = src.index("def momentum_step")
+    end = src.index("def nesterov_step")
+    sub = tmp_path / f"{variant}.py"
+    sub.write_text(src[:start] + MOMENTUM_VARIANTS[variant] + "\n\n" + src[end:])
+    proc = cli("check", str(sub), "--timeout", "1")
+    assert proc.returncode == 1
+    section = proc.stdout[proc.stdout.index("momentum_step: "):proc.stdout.index("nesterov_step: ")]
+    assert diagnosis in section
+    assert (MOMENTUM_HINT in section) is hint_expected, section
+    assert MOMENTUM_HINT not in proc.stdout.replace(section, "")

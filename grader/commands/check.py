@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             data["answers"] = [{"part": pid, "reads": ok, "message": why} for pid, ok, why in formats]
         print(json.dumps(data, indent=2))
     else:
-        hints = {e.function: e.hint for e in EXERCISES.values()}
+        hints = {e.function: (e.hint, e.hint_for) for e in EXERCISES.values()}
         sys.stdout.write(render_text(result, hints=hints, public_only=True))
         if formats:
             sys.stdout.write(render_answer_formats(formats))
