@@ -92,6 +92,9 @@ def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[
                          secret=key.secret if student is not None and key is not None else None)
 
 
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+
+
 def build_checks(*, seed: int | None, functions: Sequence[str] | None = None) -> list[Check]:
     """Compiled checks of the update-rule exercises: public ones, plus hidden ones if ``seed`` is set."""
     out: list[Check] = []
@@ -148,6 +151,11 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
                                              "expected": c.expected(), "got": got,
                                              "passed": o.status == "ok" and c.score(o).passed}
     messages = list(run.load_messages)
+    for name in sorted(set(_MISSING_MODULE.findall("\n".join(messages)))):
+        # Said without looking next to the file: whether a sibling exists is not the student's to learn.
+        top = name.split(".", 1)[0][:60]
+        messages.append(f"If {top} is a module of your own: a submission is one file, and other files "
+                        "are not available when grading. Put the code you import into the submission.")
     forbidden = list(run.forbidden)
     stdout = run.stdout
     if hidden_run is not None:

@@ -213,3 +213,120 @@ def test_momentum_hint_only_with_its_diagnosis(tmp_path, variant, hint_expected,
     assert diagnosis in section
     assert (MOMENTUM_HINT in section) is hint_expected, section
     assert MOMENTUM_HINT not in proc.stdout.replace(section, "")
+
+
+# --- small ones: messages a student reads ---------------------------------------------------------
+
+def with_functions(tmp_path: Path, name: str, replace: dict[str, str]) -> Path:
+    """alice_correct.py with some functions replaced by the given source."""
+    src = (ROOT / "examples" / "submissions" / "alice_correct.py").read_text()
+    src = src.split('\nif __name__ == "__main__":')[0]
+    tree = ast.parse(src)
+    for node in sorted((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in replace),
+                       key=lambda n: -n.lineno):
+        lines = src.splitlines(keepends=True)
+        src = "".join(lines[:node.lineno - 1]) + replace[node.name] + "".join(lines[node.end_lineno:])
+    path = tmp_path / name
+    path.write_text(src)
+    return path
+
+
+def test_missing_file_is_named_once():
+    proc = cli("check", "no-such-submission.py")
+    assert proc.returncode == 2
+    assert proc.stderr == "ravine check: no-such-submission.py: no such file\n"
+
+
+def test_type_names_take_their_article(tmp_path):
+    sub = with_functions(tmp_path, "arrays.py", {
+        "largest_stable_lr": "def largest_stable_lr(H):\n    return np.array([1.0])\n",
+        "momentum_step": "def momentum_step(x, v, grad_fn, lr, beta):\n    return x - lr * grad_fn(x)\n",
+        "classify_critical_point": "def classify_critical_point(H):\n    return 1\n",
+        "effective_lr": "def effective_lr(lr, beta):\n    return [lr]\n",
+    })
+    out = cli("check", str(sub)).stdout
+    assert "largest_stable_lr must return a float; it returned an ndarray." in out
+    assert "momentum_step returned an ndarray, expected a tuple (x_new, v_new)" in out
+    assert "'saddle', 'degenerate'); it returned an int." in out
+    assert "effective_lr must return a float; it returned a list." in out
+    assert " a ndarray" not in out
+
+
+def test_difference_where_the_expected_value_is_zero_is_absolute(tmp_path):
+    # momentum at lr=0.01 on the ravine: the reference x_1 = (0, 0.99) has an exact 0
+    sub = with_functions(tmp_path, "off.py", {"momentum_step": MOMENTUM_VARIANTS["unknown"]})
+    out = cli("check", str(sub)).stdout
+    ravine = out[out.index("momentum_step: the lecture's ravine"):out.index("momentum_step: 1-D quadratic")]
+    assert "expected x_1 = [0, 0.99]" in ravine
+    assert "Max absolute difference 1.067e+00 (no relative difference: an expected value is 0 where the " \
+           "positions differ)" in ravine
+    assert "e+300" not in out and "inf" not in ravine
+    quad = out[out.index("momentum_step: 1-D quadratic"):out.index("momentum_step: Rosenbrock")]
+    assert re.search(r"Max absolute difference \d\.\d{3}e[+-]\d\d, max relative difference \d\.\d{3}e[+-]\d\d;",
+                     quad)
+
+
+_CELL = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "x = 1"}
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"cells": 5, "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+     "'cells' is a number, expected a list of cells"),
+    ({"cells": [{**_CELL, "source": ["x = 1\n", 5]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+     "cell 1 (counting every cell from 1): 'source' is a list holding something other than text, "
+     "expected text or a list of lines"),
+    ({"cells": [_CELL, 7], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+     "cell 2 (counting every cell from 1) is a number, expected an object"),
+    ({"cells": [{**_CELL, "metadata": 5}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+     "cell 1 (counting every cell from 1): 'metadata' is a number, expected an object"),
+    ({"cells": [], "metadata": 5, "nbformat": 4, "nbformat_minor": 5},
+     "the notebook's 'metadata' is a number, expected an object"),
+    ({"worksheets": 5, "metadata": {}, "nbformat": 3, "nbformat_minor": 0},
+     "'worksheets' is a number, expected a list of objects (format 3)"),
+    ({"nbformat": "x"}, "'nbformat' is text, expected the format version 4"),
+    ([1, 2], "the file holds a list, expected a JSON object with 'cells'"),
+    ({"metadata": {}, "nbformat": 4, "nbformat_minor": 5}, "no 'cells' key (the list of the notebook's cells)"),
+])
+def test_malformed_notebook_says_what_is_malformed(tmp_path, content, message):
+    nb = tmp_path / "hw.ipynb"
+    nb.write_text(json.dumps(content))
+    proc = cli("check", str(nb))
+    assert proc.returncode == 2
+    assert proc.stderr == f"ravine check: hw.ipynb: malformed notebook: {message}\n"
+    assert "Error" not in proc.stderr
+
+
+def test_importing_a_helper_module_says_a_submission_is_one_file(tmp_path):
+    (tmp_path / "helpers.py").write_text("def sgd_step(x, grad_fn, lr):\n    return x - lr * grad_fn(x)\n")
+    (tmp_path / "main.py").write_text("from helpers import sgd_step\n")
+    out = cli("check", str(tmp_path / "main.py")).stdout
+    assert "! main.py raised ModuleNotFoundError: No module named 'helpers'" in out
+    assert "! If helpers is a module of your own: a submission is one file" in out
+    assert "sgd_step: 0/6" in out
+
+
+def test_a_latin1_file_with_a_coding_line_is_read_as_python_reads_it(tmp_path):
+    sub = tmp_path / "latin.py"
+    src = (ROOT / "examples" / "submissions" / "alice_correct.py").read_text()
+    sub.write_bytes(b"# -*- coding: latin-1 -*-\n# Gr\xfc\xdfe, caf\xe9\n" + src.encode("ascii")
+                    + b"\nNOTE = 'd\xe9j\xe0 vu'\n")
+    proc = cli("check", str(sub))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Total (public checks): 26/26" in proc.stdout
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"# -*- coding: klingon -*-\nx = 1\n",
+     "its coding line declares an encoding Python does not know (unknown encoding: klingon); save the file "
+     "as UTF-8 and remove the coding line"),
+    (b"x = 'caf\xe9'\n", "not UTF-8 text (undecodable byte at offset 8); save the file as UTF-8"),
+    (b"\xef\xbb\xbf# coding: latin-1\nx = 1\n",
+     "the file starts with a UTF-8 byte order mark but its coding line names another encoding; remove one "
+     "of them"),
+])
+def test_undecodable_python_says_exactly_why(tmp_path, data, message):
+    sub = tmp_path / "enc.py"
+    sub.write_bytes(data)
+    proc = cli("check", str(sub))
+    assert proc.returncode == 2
+    assert proc.stderr == f"ravine check: enc.py: {message}\n"

@@ -33,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         sub = load_submission(path)  # a clear message for a file that cannot be graded at all
     except SubmissionError as exc:
-        print(f"ravine check: {path}: {exc}", file=sys.stderr)
+        # the reason names the file already ("nope.py: no such file", "syntax error in hw.py, ...")
+        reason = str(exc)
+        shown = reason if (path.name in reason or str(path) in reason) else f"{path}: {reason}"
+        print(f"ravine check: {shown}", file=sys.stderr)
         return 2
     trajectories: dict = {}
     # answer_parts=False: check never grades an answer part (it would need the student's own
