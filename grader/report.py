@@ -140,13 +140,58 @@ def render_table(results: Sequence[SubmissionResult]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def load_results(out_dir: Path) -> list[dict[str, Any]]:
-    """Every DIR/<name>/results.json, with the submission name added; unreadable ones are skipped."""
+class ResultsError(ValueError):
+    """A results.json that is not the shape ``ravine grade`` writes (``str(exc)`` names file and key)."""
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+
+
+def results_problem(data: Any) -> str | None:
+    """What keeps ``data`` from being a results.json as ``ravine grade`` writes it, or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not _number(data.get("score")):
+        return f"'score' is {data.get('score')!r:.40}, expected a number"
+    if not isinstance(data.get("extra_data", {}), dict):
+        return "'extra_data' is not an object"
+    if not _number(data.get("extra_data", {}).get("max_score", 0) or 0):
+        return "'extra_data.max_score' is not a number"
+    tests = data.get("tests")
+    if not isinstance(tests, list):
+        return "'tests' is not a list"
+    for i, t in enumerate(tests, 1):
+        if not isinstance(t, dict):
+            return f"test {i} is not an object"
+        if not isinstance(t.get("name"), str):
+            return f"test {i}: 'name' is not text"
+        for key in ("score", "max_score"):
+            if key in t and not _number(t[key]):
+                return f"test {i}: {key!r} is {t[key]!r:.40}, expected a number"
+        if not isinstance(t.get("tags", []), list) or not all(isinstance(x, str) for x in t.get("tags", [])):
+            return f"test {i}: 'tags' is not a list of text"
+        if not isinstance(t.get("status", ""), str) or not isinstance(t.get("part", ""), str):
+            return f"test {i}: 'status' or 'part' is not text"
+    return None
+
+
+def load_results(out_dir: Path, *, strict: bool = False) -> list[dict[str, Any]]:
+    """Every DIR/<name>/results.json, with the submission name added.
+
+    Unreadable or malformed ones are skipped, or with ``strict`` raise :class:`ResultsError`
+    naming the file and what is wrong (``ravine report`` refuses to average a wrong score).
+    """
     out = []
     for p in sorted(out_dir.glob("*/results.json")):
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            why = results_problem(data)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            why = f"cannot be read ({exc.strerror if isinstance(exc, OSError) else 'not valid JSON'})"
+        if why is not None:
+            if strict:
+                raise ResultsError(f"{p}: {why}")
             continue
         data.setdefault("extra_data", {})["submission"] = p.parent.name
         out.append(data)

@@ -26,6 +26,7 @@ Conventions
 from __future__ import annotations
 
 import ast
+import json
 import re
 import warnings
 from dataclasses import dataclass
@@ -277,6 +278,15 @@ def _json_kind(value: Any) -> str:
     return "an object"
 
 
+def _lone_surrogate(text: str) -> int | None:
+    """Index of the first lone UTF-16 surrogate (JSON's "\\ud800") in ``text``, or None."""
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as exc:
+        return exc.start
+
+
 def _shape_problem(data: Any) -> str | None:
     """What is wrong with the *shape* of a notebook's JSON, in words, or None.
 
@@ -322,17 +332,22 @@ def _shape_problem(data: Any) -> str | None:
             return f"{label}: '{key}' is {_json_kind(src)}" + \
                 (" holding something other than text" if isinstance(src, list) else "") + \
                 ", expected text or a list of lines"
+        text = src if isinstance(src, str) else "".join(src)
+        bad = _lone_surrogate(text)
+        if bad is not None:
+            return (f"{label}: its text holds an invalid character at position {bad + 1} (a lone "
+                    "surrogate, which no text file can store); delete it and save again")
         if not isinstance(cell.get("metadata", {}), dict):
             return f"{label}: 'metadata' is {_json_kind(cell['metadata'])}, expected an object"
         if kind == "code" and not isinstance(cell.get("outputs", []), list):
             return f"{label}: 'outputs' is {_json_kind(cell['outputs'])}, expected a list"
+    if _lone_surrogate(json.dumps(data, ensure_ascii=False)) is not None:
+        return "the notebook holds an invalid character (a lone surrogate) outside the cells' text"
     return None
 
 
 def _load_ipynb(path: Path) -> Submission:
     text = _read_text(path, MAX_NOTEBOOK_BYTES)
-    import json
-
     try:
         problem = _shape_problem(json.loads(text))
     except ValueError:

@@ -11,13 +11,15 @@ HELP = "run the public checks on your submission (.py or .ipynb) and explain eve
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ._common import add_limit_arguments
+    from ._common import PLOT_SUFFIXES, add_limit_arguments, output_file
 
     p.add_argument("submission", help="your .py file or .ipynb notebook")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
-    p.add_argument("--plot", metavar="PNG", help="draw your trajectories against the reference "
-                   "(failing checks; all of them with --plot-all)")
-    p.add_argument("--plot-all", action="store_true", help="with --plot: draw passing checks too")
+    p.add_argument("--plot", metavar="PNG", type=output_file(*PLOT_SUFFIXES),
+                   help="draw your trajectories against the reference into PNG (.png, .svg or .pdf; "
+                        "failing checks; all of them with --plot-all)")
+    p.add_argument("--plot-all", action="store_true",
+                   help="with --plot: draw passing checks too (an error without --plot)")
     add_limit_arguments(p)
 
 
@@ -27,8 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import build_checks, grade_submission
     from ..report import render_text
     from ..submission import SubmissionError, load_submission
-    from ._common import limits_from
+    from ._common import UsageError, limits_from
 
+    if args.plot_all and not args.plot:
+        raise UsageError("--plot-all needs --plot FILE (the picture to draw into)")
     path = Path(args.submission)
     try:
         sub = load_submission(path)  # a clear message for a file that cannot be graded at all
