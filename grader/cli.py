@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import NoReturn, Sequence
 
@@ -75,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .commands._common import UsageError
 
     prog = f"ravine {args.command}"
+    # One mode for every output: what ravine creates is the owner's only (files 0600, directories
+    # 0700), whatever the umask. Grades, seeds and per-student numbers are private; share by chmod.
+    old_umask = os.umask(0o077)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
@@ -90,3 +94,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"{prog}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    finally:
+        os.umask(old_umask)
