@@ -341,8 +341,6 @@ def _shape_problem(data: Any) -> str | None:
             return f"{label}: 'metadata' is {_json_kind(cell['metadata'])}, expected an object"
         if kind == "code" and not isinstance(cell.get("outputs", []), list):
             return f"{label}: 'outputs' is {_json_kind(cell['outputs'])}, expected a list"
-    if _lone_surrogate(json.dumps(data, ensure_ascii=False)) is not None:
-        return "the notebook holds an invalid character (a lone surrogate) outside the cells' text"
     return None
 
 
