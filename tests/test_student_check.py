@@ -102,11 +102,11 @@ def test_unreadable_and_missing_answers_say_why_and_exit_1(handout, tmp_path):
     proc = cli("check", str(nb))
     assert proc.returncode == 1
     text = "\n".join(answer_section(proc.stdout))
-    assert "  TV.a   cannot be read\n        '(' is never closed" in text
-    assert re.search(r"  TV.a   cannot be read\n.*\n +g/\(1-beta\n +\^", text)
-    assert "  P1.c   cannot be read\n        unknown name 'lr'" in text
-    assert "  P4.a   cannot be read\n        '(z)' is not one of the choices a, b, c" in text
-    assert "  P2.a   cannot be read\n        no answer yet" in text
+    assert "  TV.a   cannot be read: '(' is never closed" in text
+    assert re.search(r"  TV.a   cannot be read: .*\n          g/\(1-beta\n +\^\n", text)
+    assert "  P1.c   cannot be read: unknown name 'lr'" in text
+    assert "  P4.a   cannot be read: '(z)' is not one of the choices a, b, c\n" in text
+    assert "  P2.a   cannot be read: no answer yet\n" in text
     assert f"Answers that read: {len(ANSWER_PARTS) - 4}/{len(ANSWER_PARTS)}" in text
 
 

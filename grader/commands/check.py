@@ -86,9 +86,12 @@ def render_answer_formats(formats: list[tuple[str, bool, str]]) -> str:
     lines = ["", "Answer parts: whether each answer can be read (never whether it is right; "
              "`ravine grade` decides that)"]
     for pid, reads, why in formats:
-        lines.append(f"  {pid:<6} {'reads' if reads else 'cannot be read'}")
-        if not reads:
-            lines.append("\n".join("        " + line for line in why.splitlines()))
+        if reads:
+            lines.append(f"  {pid:<6} reads")
+            continue
+        first, *rest = why.splitlines() or [""]
+        lines.append(f"  {pid:<6} cannot be read: {first}")
+        lines += ["        " + line for line in rest]  # the formula and its caret
     n = sum(1 for _, reads, _ in formats if reads)
     lines.append("")
     lines.append(f"Answers that read: {n}/{len(formats)}")
