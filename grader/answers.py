@@ -190,12 +190,7 @@ def grade_part(part: Any, text: str | None, params: Mapping[str, Fraction], *,
 
 def _grade_choice(part: Any, text: str) -> TestResult:
     pid = part.problem_id
-    t = text.strip().strip("()[]. )").strip().lower()
-    keys = {c.key.lower(): c for c in part.choices}
-    chosen = keys.get(t) or next((c for c in part.choices if c.text.lower() == t), None)
-    if chosen is None:
-        m = re.match(r"^\(?([a-z])\)", t)
-        chosen = keys.get(m.group(1)) if m else None
+    chosen = _chosen(part, text)
     if chosen is None:
         return _result(part, pid, 0.0, "error",
                        f"Could not read the choice {text.strip()[:40]!r}: answer with one of "
@@ -206,6 +201,17 @@ def _grade_choice(part: Any, text: str) -> TestResult:
         return _result(part, pid, part.points, "passed", f"Correct ({chosen.key}).{fb}")
     tags = [m.id for m in part.mistakes if m.answer == chosen.key]
     return _result(part, pid, 0.0, "failed", f"Not ({chosen.key}).{fb}", tags)
+
+
+def _chosen(part: Any, text: str) -> Any:
+    """The choice an answer names (its key, its text, or "(b) ..."), or None."""
+    t = text.strip().strip("()[]. )").strip().lower()
+    keys = {c.key.lower(): c for c in part.choices}
+    chosen = keys.get(t) or next((c for c in part.choices if c.text.lower() == t), None)
+    if chosen is None:
+        m = re.match(r"^\(?([a-z])\)", t)
+        chosen = keys.get(m.group(1)) if m else None
+    return chosen
 
 
 def _grade_numeric(part: Any, text: str, params: Mapping[str, Fraction],
@@ -358,13 +364,14 @@ def grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: b
 
 
 def answer_formats(notebook: Any) -> list[tuple[str, bool, str]]:
-    """For ``ravine check``: does each answer *read* (parse)?  Never says whether it is right.
+    """For ``ravine check``: does each answer *read*, as ``grade`` would read it?
 
-    Returns (part id, ok, message) for every answer part of the bank, in bank order.
+    Returns (part id, reads, why not) for every answer part of the bank, in bank order;
+    "why not" is '' for an answer that reads, else the parser's message (with a caret
+    where it has one).  Nothing here looks at a reference, a mistake or the student's
+    numbers: whether an answer is right is never computed, so it cannot be shown.
     """
     from problems import registry
-
-    from grader.derivcheck import DerivationError, parse_derivation
 
     answers, _ = read_answers(notebook)
     out: list[tuple[str, bool, str]] = []
@@ -372,39 +379,49 @@ def answer_formats(notebook: Any) -> list[tuple[str, bool, str]]:
         for part in problem.parts:
             if not part.graded_by_answers:
                 continue
-            text = answers.get(part.id)
-            if not text or not text.strip():
-                out.append((part.id, False, "no answer yet"))
-                continue
-            if part.kind == "text":
-                out.append((part.id, True, f"free text ({len(text)} characters), graded by the instructor"))
-            elif part.kind == "choice":
-                t = text.strip().strip("()[]. )").strip().lower()
-                keys = [c.key.lower() for c in part.choices]
-                ok = t in keys or any(c.text.lower() == t for c in part.choices)
-                out.append((part.id, ok, "reads as a choice" if ok else
-                            f"not one of the choices {', '.join(c.key for c in part.choices)}"))
-            elif part.kind == "derivation":
-                try:
-                    d = parse_derivation(text)
-                    table = SymbolTable.from_dict(part.table_data())
-                    for step in d.steps:
-                        parse(step.text, table)
-                    out.append((part.id, True, f"reads as a derivation of {len(d.steps)} steps"))
-                except (DerivationError, FormulaError) as exc:
-                    out.append((part.id, False, str(exc)))
-                except Exception as exc:  # noqa: BLE001 - a format check must not crash the report
-                    out.append((part.id, False, f"could not read: {type(exc).__name__}"))
-            else:
-                table = SymbolTable.from_dict(part.table_data())
-                candidate = text.replace("\n", " ")
-                m = _LABEL.match(candidate)
-                try:
-                    parse(candidate, table)
-                    out.append((part.id, True, "reads as a formula"))
-                except FormulaError as exc:
-                    if m and _parses(m.group(1), table):
-                        out.append((part.id, True, "reads as a formula"))
-                    else:
-                        out.append((part.id, False, str(exc)))
+            why = _why_unreadable(part, answers.get(part.id))
+            out.append((part.id, not why, why))
     return out
+
+
+def _why_unreadable(part: Any, text: str | None) -> str:
+    """'' when ``grade_part`` would read ``text`` for ``part``, else the reason (as it would say it)."""
+    from grader.derivcheck import DerivationError, parse_derivation
+
+    if not text or not text.strip():
+        return "no answer yet"
+    if len(text) > MAX_ANSWER_CHARS:
+        return f"the answer is too long ({len(text)} characters; at most {MAX_ANSWER_CHARS})"
+    try:
+        if part.kind == "text":
+            return ""
+        if part.kind == "choice":
+            if _chosen(part, text) is not None:
+                return ""
+            return (f"{text.strip()[:40]!r} is not one of the choices "
+                    f"{', '.join(c.key for c in part.choices)}")
+        if part.kind == "numeric":
+            m = _LABEL.match(text)
+            if m and not _parses(text, SymbolTable()):
+                text = m.group(1)
+            try:
+                _numeric_value(text)
+            except Undefined as exc:
+                return f"the answer has no value: {exc}"
+            return ""
+        table = SymbolTable.from_dict(part.table_data())
+        if part.kind == "derivation":
+            d = parse_derivation(text)
+            for step in d.steps:
+                parse(step.text, table)
+            return ""
+        candidate = text.replace("\n", " ")
+        m = _LABEL.match(candidate)
+        if m and not _parses(candidate, table) and _parses(m.group(1), table):
+            return ""
+        parse(candidate, table)
+        return ""
+    except (FormulaError, DerivationError) as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a format check must not crash the report
+        return f"could not be read ({type(exc).__name__})"

@@ -19,6 +19,7 @@ grader recomputes every number from the roster id and the course secret.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -262,6 +263,11 @@ def build_notebook(student: Student | None, seed: bytes | None, *, filename: str
         "language_info": {"name": "python"},
         "ravine": meta,
     })
+    # Cell ids from the position and content, not nbformat's random ones: the same roster and
+    # secret give byte-identical notebooks on every run (diffable, reproducible handouts).
+    for index, cell in enumerate(nb.cells):
+        digest = hashlib.sha256(f"{index}\0{cell.cell_type}\0{cell.source}".encode("utf-8"))
+        cell["id"] = digest.hexdigest()[:16]
     nbformat.validate(nb)
     return nb
 
@@ -275,8 +281,7 @@ def write_notebook(nb: Any, path: Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             nbformat.write(nb, fh)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # mode 0600 from mkstemp, as every file ravine writes
     except BaseException:
         try:
             os.unlink(tmp)

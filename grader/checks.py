@@ -19,7 +19,7 @@ import numpy as np
 from problems.checkspec import CheckSpec, Mistake, Tolerance, TrajectoryCheck, ValueCheck
 from solvers import rules
 from solvers.objectives import build as build_objective
-from solvers.rollout import NonFiniteError
+from solvers.rollout import NonFiniteError, a_or_an
 
 from .results import TestResult
 from .sandbox import Outcome, Task
@@ -90,6 +90,18 @@ def compare_positions(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> 
         max_rel=float(rel.max()) if rel.size else 0.0,
         scale=scale,
     )
+
+
+def _difference_text(cmp: Comparison, *, digits: int, absolute: bool = False) -> str:
+    """'max absolute difference A, max relative difference R'; where an expected value is 0
+    and the positions differ there, a relative difference means nothing: the absolute one only."""
+    abs_text = f"max absolute difference {cmp.max_abs:.{digits}e}"
+    if not np.isfinite(cmp.max_rel):
+        if not absolute:  # a passing check: the absolute figure alone
+            return abs_text
+        return f"{abs_text} (no relative difference: an expected value is 0 where the positions differ)"
+    rel_text = f"max relative difference {cmp.max_rel:.{digits}e}"
+    return f"{abs_text}, {rel_text}" if absolute else rel_text
 
 
 class Check:
@@ -213,7 +225,7 @@ class _TrajectoryCheck(Check):
         got = np.asarray(outcome.value, dtype=float)
         cmp = compare_positions(got, exp, spec.tolerance)
         if cmp.ok:
-            detail = "" if spec.hidden else f" (max relative difference {cmp.max_rel:.1e})"
+            detail = "" if spec.hidden else f" ({_difference_text(cmp, digits=1)})"
             lines = header + [f"Passed: positions match the reference at all {spec.steps} steps{detail}."]
             return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
         mistake = self.diagnose(got)
@@ -236,7 +248,7 @@ class _TrajectoryCheck(Check):
         return (
             f"Your positions first differ from the reference at step {k} of {spec.steps}: "
             f"expected x_{k} = {_fmt(exp[k])}, got {_fmt(got[k])}. "
-            f"Max absolute difference {cmp.max_abs:.3e}, max relative difference {min(cmp.max_rel, 1e300):.3e}; "
+            f"{_difference_text(cmp, digits=3, absolute=True).capitalize()}; "
             f"tolerance |got - expected| <= {spec.tolerance.atol:g}*{cmp.scale:.3g} + "
             f"{spec.tolerance.rtol:g}*|expected|. No known mistake matches; "
             f"step 1 by hand: x_1 should be {_fmt(exp[1])}."
@@ -257,7 +269,7 @@ class _ValueCheck(Check):
         if self.spec.hidden:
             return "something else"
         kind = value.get("type", "?") if isinstance(value, dict) else type(value).__name__
-        return f"a {kind}"
+        return a_or_an(str(kind))
 
     def _matches(self, got: Any, wrong: Any) -> bool:
         if isinstance(wrong, (set, frozenset, tuple, list)):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 # name -> module; the order is the order of ``ravine --help``.
 COMMANDS: dict[str, str] = {
@@ -31,26 +32,56 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``ravine check: argument --timeout: ... (see ravine check --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _Parser(
         prog="ravine",
-        description="Autograder and machine-checked solution manual for SGD, momentum and Nesterov.",
+        description="Autograder and machine-checked solution manual for SGD, momentum and Nesterov. "
+                    "Exit status: 0 success, 1 checks failed (or a derivation did not verify), "
+                    "2 usage error or unreadable input.",
     )
+    parser.add_argument("--version", action="version", version=f"ravine {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A student's text (a lone surrogate in a notebook, an undecodable file name) must not
+    # crash a print: what cannot be encoded is shown escaped.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):
+            pass
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command's own parser: "ravine check: unrecognized arguments: ..."
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # a usage error (2), --help or --version (0): a status, as for a run
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
+    from .commands._common import UsageError
+
+    prog = f"ravine {args.command}"
+    # One mode for every output: what ravine creates is the owner's only (files 0600, directories
+    # 0700), whatever the umask. Grades, seeds and per-student numbers are private; share by chmod.
+    old_umask = os.umask(0o077)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
@@ -58,3 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except UsageError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A file or directory that cannot be read or written: the path and the system's reason.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{prog}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        os.umask(old_umask)

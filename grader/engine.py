@@ -93,6 +93,9 @@ def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[
                          secret=key.secret if student is not None and key is not None else None)
 
 
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+
+
 def build_checks(*, seed: int | None, functions: Sequence[str] | None = None) -> list[Check]:
     """Compiled checks of the update-rule exercises: public ones, plus hidden ones if ``seed`` is set."""
     out: list[Check] = []
@@ -117,8 +120,11 @@ def _not_graded(checks: Sequence[Check], reason: str) -> list[TestResult]:
 
 def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limits = Limits(),
                      name: str | None = None, trajectories: dict[str, Any] | None = None,
-                     answers: AnswerKey | None = None) -> SubmissionResult:
+                     answers: AnswerKey | None = None, answer_parts: bool = True) -> SubmissionResult:
     """Grade one submission with the given checks; every failure is a value, never an exception.
+
+    ``answer_parts=False`` leaves a notebook's answer parts ungraded (``ravine check``
+    only tells whether they read: see ``answers.answer_formats``).
 
     With ``trajectories`` (a dict), the public trajectory checks' expected and
     obtained positions are stored in it by check name, for plotting.
@@ -146,6 +152,11 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
                                              "expected": c.expected(), "got": got,
                                              "passed": o.status == "ok" and c.score(o).passed}
     messages = list(run.load_messages)
+    for name in sorted(set(_MISSING_MODULE.findall("\n".join(messages)))):
+        # Said without looking next to the file: whether a sibling exists is not the student's to learn.
+        top = name.split(".", 1)[0][:60]
+        messages.append(f"If {top} is a module of your own: a submission is one file, and other files "
+                        "are not available when grading. Put the code you import into the submission.")
     forbidden = list(run.forbidden)
     stdout = run.stdout
     if hidden_run is not None:
@@ -158,7 +169,8 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
         stdout = (stdout + "\n[hidden checks]\n" + hidden_run.stdout) if hidden_run.stdout else stdout
     for f in forbidden:
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
-    tests += _answer_tests(sub, answers, messages)
+    if answer_parts:
+        tests += _answer_tests(sub, answers, messages)
     return SubmissionResult(display, tests, messages, stdout=stdout,
                             seconds=time.perf_counter() - start)
 

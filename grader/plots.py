@@ -10,6 +10,25 @@ import numpy as np
 __all__ = ["plot_trajectories"]
 
 
+def _clip_to_frame(got: np.ndarray, x0: float, x1: float, y0: float | None = None,
+                   y1: float | None = None) -> tuple[np.ndarray, str]:
+    """The student's positions clipped to the drawn frame (NaN/inf left out), and the legend label.
+
+    Values far outside (1e307) would make matplotlib's tick locator fail; a clipped point
+    sits on the frame's edge and the label says so.
+    """
+    shown = np.array(got, dtype=float, copy=True)
+    shown[~np.isfinite(shown)] = np.nan
+    bounds = [(x0, x1)] + ([(y0, y1)] if y0 is not None and y1 is not None else [])
+    clipped = False
+    with np.errstate(invalid="ignore"):
+        for k, (a, b) in enumerate(bounds):
+            col = shown[:, k]
+            clipped = clipped or bool(np.any((col < a) | (col > b)))
+            shown[:, k] = np.clip(col, a, b)
+    return shown, "yours (clipped to the frame)" if clipped else "yours"
+
+
 def plot_trajectories(panels: Sequence[dict[str, Any]], path: Path) -> Path:
     """One panel per public trajectory check: the reference path, the student's, and the loss.
 
@@ -56,7 +75,8 @@ def plot_trajectories(panels: Sequence[dict[str, Any]], path: Path) -> Path:
             ax.contour(X, Y, Zs, levels=20, cmap="Greys", linewidths=0.6)
             ax.plot(exp[:, 0], exp[:, 1], "o-", color="#2166ac", ms=3, lw=1.2, label="reference")
             if got is not None:
-                ax.plot(got[:, 0], got[:, 1], "x--", color="#d6604d", ms=4, lw=1.2, label="yours")
+                shown, label = _clip_to_frame(got, xs[0], xs[-1], ys[0], ys[-1])
+                ax.plot(shown[:, 0], shown[:, 1], "x--", color="#d6604d", ms=4, lw=1.2, label=label)
             ax.set_xlim(xs[0], xs[-1])
             ax.set_ylim(ys[0], ys[-1])
             ax.set_xlabel("x")
@@ -64,7 +84,12 @@ def plot_trajectories(panels: Sequence[dict[str, Any]], path: Path) -> Path:
         else:
             ax.plot(exp[:, 0], "o-", color="#2166ac", ms=3, label="reference")
             if got is not None:
-                ax.plot(got[:, 0], "x--", color="#d6604d", ms=4, label="yours")
+                # Frame the reference as in 2-D: a student's 1e307 would break the axis ticks.
+                lo1, hi1 = float(exp[:, 0].min()), float(exp[:, 0].max())
+                pad1 = 0.25 * max(hi1 - lo1, 1e-3)
+                shown, label = _clip_to_frame(got[:, :1], lo1 - 3 * (hi1 - lo1 + pad1) - pad1,
+                                              hi1 + 3 * (hi1 - lo1 + pad1) + pad1)
+                ax.plot(shown[:, 0], "x--", color="#d6604d", ms=4, label=label)
             ax.set_xlabel("step")
             ax.set_ylabel("x[0]")
         ax.set_title(panel["title"], fontsize=9)

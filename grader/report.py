@@ -88,9 +88,13 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def render_text(result: SubmissionResult, *, hints: dict[str, str] | None = None,
+def render_text(result: SubmissionResult, *, hints: dict[str, tuple[str, Iterable[str]]] | None = None,
                 public_only: bool = False) -> str:
-    """The student's report: per part, each check's points, verdict and feedback."""
+    """The student's report: per part, each check's points, verdict and feedback.
+
+    ``hints``: part -> (hint, the diagnoses it answers); a hint is printed only under a part
+    where a check that did not pass carries one of those diagnoses in its tags.
+    """
     lines = [f"ravine check: {result.submission}"]
     if public_only:
         lines.append("Public checks only. Hidden checks with randomised inputs also exist and were NOT run;")
@@ -101,17 +105,19 @@ def render_text(result: SubmissionResult, *, hints: dict[str, str] | None = None
     for part, (score, max_score) in by.items():
         lines.append("")
         lines.append(f"{part}: {score:g}/{max_score:g}")
-        failed = False
+        hint, hint_for = (hints or {}).get(part, ("", ()))
+        hint_for = set(hint_for)
+        fits = False
         for t in result.tests:
             if t.part != part:
                 continue
             mark = {"passed": "PASS", "partial": "PART", "pending": "TODO"}.get(t.status, "FAIL")
-            failed = failed or t.status != "passed"
+            fits = fits or (t.status != "passed" and not hint_for.isdisjoint(t.tags))
             lines.append(f"  {mark}  {t.name}  ({t.score:g}/{t.max_score:g})")
             if t.status != "passed" and t.output:
                 lines.append(_indent(t.output, "        "))
-        if failed and hints and hints.get(part):
-            lines.append(f"  hint: {hints[part]}")
+        if fits and hint:
+            lines.append(f"  hint: {hint}")
     lines.append("")
     label = "Total (public checks)" if public_only else "Total"
     lines.append(f"{label}: {result.score:g}/{result.max_score:g}")
@@ -134,13 +140,58 @@ def render_table(results: Sequence[SubmissionResult]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def load_results(out_dir: Path) -> list[dict[str, Any]]:
-    """Every DIR/<name>/results.json, with the submission name added; unreadable ones are skipped."""
+class ResultsError(ValueError):
+    """A results.json that is not the shape ``ravine grade`` writes (``str(exc)`` names file and key)."""
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+
+
+def results_problem(data: Any) -> str | None:
+    """What keeps ``data`` from being a results.json as ``ravine grade`` writes it, or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not _number(data.get("score")):
+        return f"'score' is {data.get('score')!r:.40}, expected a number"
+    if not isinstance(data.get("extra_data", {}), dict):
+        return "'extra_data' is not an object"
+    if not _number(data.get("extra_data", {}).get("max_score", 0) or 0):
+        return "'extra_data.max_score' is not a number"
+    tests = data.get("tests")
+    if not isinstance(tests, list):
+        return "'tests' is not a list"
+    for i, t in enumerate(tests, 1):
+        if not isinstance(t, dict):
+            return f"test {i} is not an object"
+        if not isinstance(t.get("name"), str):
+            return f"test {i}: 'name' is not text"
+        for key in ("score", "max_score"):
+            if key in t and not _number(t[key]):
+                return f"test {i}: {key!r} is {t[key]!r:.40}, expected a number"
+        if not isinstance(t.get("tags", []), list) or not all(isinstance(x, str) for x in t.get("tags", [])):
+            return f"test {i}: 'tags' is not a list of text"
+        if not isinstance(t.get("status", ""), str) or not isinstance(t.get("part", ""), str):
+            return f"test {i}: 'status' or 'part' is not text"
+    return None
+
+
+def load_results(out_dir: Path, *, strict: bool = False) -> list[dict[str, Any]]:
+    """Every DIR/<name>/results.json, with the submission name added.
+
+    Unreadable or malformed ones are skipped, or with ``strict`` raise :class:`ResultsError`
+    naming the file and what is wrong (``ravine report`` refuses to average a wrong score).
+    """
     out = []
     for p in sorted(out_dir.glob("*/results.json")):
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            why = results_problem(data)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            why = f"cannot be read ({exc.strerror if isinstance(exc, OSError) else 'not valid JSON'})"
+        if why is not None:
+            if strict:
+                raise ResultsError(f"{p}: {why}")
             continue
         data.setdefault("extra_data", {})["submission"] = p.parent.name
         out.append(data)

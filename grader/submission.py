@@ -26,6 +26,7 @@ Conventions
 from __future__ import annotations
 
 import ast
+import json
 import re
 import warnings
 from dataclasses import dataclass
@@ -179,7 +180,7 @@ def _too_big(what: str, size: int, limit: int) -> SubmissionError:
                            f"{limit / 1024:.0f} KiB)")
 
 
-def _read_text(path: Path, limit: int) -> str:
+def _read_text(path: Path, limit: int, *, python: bool = False) -> str:
     try:
         size = path.stat().st_size
         if size > limit:
@@ -197,12 +198,33 @@ def _read_text(path: Path, limit: int) -> str:
         raise SubmissionError(
             f"{path.name}: binary file (it contains NUL bytes), expected Python source text"
         )
+    encoding = "utf-8-sig"
+    if python:
+        # As Python reads source (PEP 263): a UTF-8 BOM, or a `# -*- coding: NAME -*-` line in
+        # the first two lines, else UTF-8.
+        import io
+        import tokenize
+
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError as exc:
+            why = str(exc.msg)
+            if why.startswith("invalid or missing encoding declaration"):
+                encoding = "utf-8"  # no coding line and not UTF-8: the decode below says where
+            elif why.startswith("encoding problem: utf-8"):
+                raise SubmissionError(f"{path.name}: the file starts with a UTF-8 byte order mark but its "
+                                      "coding line names another encoding; remove one of them") from None
+            else:  # "unknown encoding: NAME", "unknown encoding for ...: NAME"
+                raise SubmissionError(f"{path.name}: its coding line declares an encoding Python does not "
+                                      f"know ({_one_line(why, 100)}); save the file as UTF-8 and remove "
+                                      "the coding line") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
+        name = "UTF-8" if encoding.startswith("utf-8") else encoding
         raise SubmissionError(
-            f"{path.name}: not UTF-8 text (undecodable byte at offset {exc.start}); "
-            "save the file as UTF-8"
+            f"{path.name}: not {name} text (undecodable byte at offset {exc.start}); "
+            "save the file as UTF-8" + ("" if name == "UTF-8" else " or fix its coding line")
         ) from None
 
 
@@ -219,7 +241,7 @@ def _parse(source: str, label: str) -> ast.Module:
 
 
 def _load_py(path: Path) -> Submission:
-    text = _read_text(path, MAX_CODE_BYTES)
+    text = _read_text(path, MAX_CODE_BYTES, python=True)
     label = path.name
     try:
         tree = _parse(text, label)
@@ -242,8 +264,97 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _lone_surrogate(text: str) -> int | None:
+    """Index of the first lone UTF-16 surrogate (JSON's "\\ud800") in ``text``, or None."""
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as exc:
+        return exc.start
+
+
+def _shape_problem(data: Any) -> str | None:
+    """What is wrong with the *shape* of a notebook's JSON, in words, or None.
+
+    nbformat's own errors on JSON of the wrong shape are Python's (``TypeError: 'int'
+    object is not iterable``); this names the key and the cell instead.  The full
+    schema is still checked by nbformat afterwards.
+    """
+    if not isinstance(data, dict):
+        return f"the file holds {_json_kind(data)}, expected a JSON object with 'cells'"
+    version = data.get("nbformat")
+    if "nbformat" not in data:
+        return "no 'nbformat' key (the notebook format version, 4 for Jupyter notebooks)"
+    if isinstance(version, bool) or not isinstance(version, int):
+        return f"'nbformat' is {_json_kind(version)}, expected the format version 4"
+    if version not in (3, 4):
+        return f"notebook format {version} is not supported (expected 4)"
+    if not isinstance(data.get("metadata", {}), dict):
+        return f"the notebook's 'metadata' is {_json_kind(data['metadata'])}, expected an object"
+    if version == 3:
+        sheets = data.get("worksheets")
+        if not isinstance(sheets, list) or not all(isinstance(w, dict) for w in sheets):
+            return f"'worksheets' is {_json_kind(sheets)}, expected a list of objects (format 3)"
+        cells = [c for w in sheets for c in (w.get("cells") if isinstance(w.get("cells"), list) else [None])]
+        where = "worksheet cell"
+    else:
+        if "cells" not in data:
+            return "no 'cells' key (the list of the notebook's cells)"
+        cells = data["cells"]
+        if not isinstance(cells, list):
+            return f"'cells' is {_json_kind(cells)}, expected a list of cells"
+        where = "cell"
+    for i, cell in enumerate(cells, 1):
+        label = f"{where} {i} (counting every cell from 1)"
+        if not isinstance(cell, dict):
+            return f"{label} is {_json_kind(cell)}, expected an object"
+        kind = cell.get("cell_type")
+        if kind not in ("code", "markdown", "raw", "heading"):
+            shown = repr(kind[:40]) if isinstance(kind, str) else _json_kind(kind)
+            return f"{label} has cell_type {shown}, expected 'code', 'markdown' or 'raw'"
+        key = "input" if version == 3 and kind == "code" else "source"
+        src = cell.get(key, "")
+        if not (isinstance(src, str) or (isinstance(src, list) and all(isinstance(x, str) for x in src))):
+            return f"{label}: '{key}' is {_json_kind(src)}" + \
+                (" holding something other than text" if isinstance(src, list) else "") + \
+                ", expected text or a list of lines"
+        text = src if isinstance(src, str) else "".join(src)
+        bad = _lone_surrogate(text)
+        if bad is not None:
+            return (f"{label}: its text holds an invalid character at position {bad + 1} (a lone "
+                    "surrogate, which no text file can store); delete it and save again")
+        if not isinstance(cell.get("metadata", {}), dict):
+            return f"{label}: 'metadata' is {_json_kind(cell['metadata'])}, expected an object"
+        if kind == "code" and not isinstance(cell.get("outputs", []), list):
+            return f"{label}: 'outputs' is {_json_kind(cell['outputs'])}, expected a list"
+    return None
+
+
 def _load_ipynb(path: Path) -> Submission:
     text = _read_text(path, MAX_NOTEBOOK_BYTES)
+    try:
+        problem = _shape_problem(json.loads(text))
+    except ValueError:
+        raise SubmissionError(f"{path.name}: malformed notebook: not valid JSON") from None
+    except RecursionError:
+        raise SubmissionError(f"{path.name}: malformed notebook: its JSON is nested too deeply to read "
+                              "(thousands of levels)") from None
+    if problem:
+        raise SubmissionError(f"{path.name}: malformed notebook: {_one_line(problem)}")
     import nbformat  # heavy-ish (jsonschema): only for notebooks
 
     with warnings.catch_warnings():

@@ -97,6 +97,9 @@ class FunctionExercise:
     public: tuple[CheckSpec, ...]
     hidden: Callable[[int], tuple[CheckSpec, ...]]  # seed -> hidden checks
     hint: str = ""
+    # The diagnoses the hint answers: it is shown only when a failed check has one of them
+    # (not after a timeout, a contract error or a named mistake whose message says more).
+    hint_for: tuple[str, ...] = ("wrong-trajectory", "wrong-value")
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def checks(self, *, seed: int | None) -> tuple[CheckSpec, ...]:

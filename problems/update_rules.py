@@ -331,6 +331,7 @@ EXERCISES: dict[str, FunctionExercise] = {
                                 lr_ravine=0.01, lr_rosen=5e-4),
             hidden=_hidden_rule_checks("momentum_step", "momentum", MOMENTUM_MISTAKES),
             hint="Update the velocity first, then move x with the new velocity.",
+            hint_for=("wrong-trajectory", "stale-velocity"),
         ),
         FunctionExercise(
             id="nesterov", function="nesterov_step",
@@ -341,6 +342,7 @@ EXERCISES: dict[str, FunctionExercise] = {
                                 lr_ravine=0.01, lr_rosen=5e-4),
             hidden=_hidden_rule_checks("nesterov_step", "nesterov", NESTEROV_MISTAKES),
             hint="Evaluate the gradient at the look-ahead point x - lr*beta*v, not at x.",
+            hint_for=("wrong-trajectory", "no-lookahead", "lookahead-sign"),
         ),
         FunctionExercise(
             id="stable-lr", function="largest_stable_lr", signature="largest_stable_lr(H) -> float",

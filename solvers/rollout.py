@@ -28,6 +28,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+
+def a_or_an(name: str) -> str:
+    """A type name with its article, as said aloud: 'an ndarray', 'an int', 'a tuple', 'a uint8'."""
+    low = name.lower()
+    vowel = low[:1] in ("a", "e", "i", "o") or (low[:1] == "u" and not low.startswith(("uint", "uni", "use")))
+    return f"{'an' if vowel or low.startswith('nd') else 'a'} {name}"
+
 import numpy as np
 
 __all__ = [
@@ -121,7 +128,7 @@ def student_rule(function: str, fn: Callable[..., Any], *, lr: float, beta: floa
             out = fn(x.copy(), v.copy(), grad_fn, lr, beta)
             if not isinstance(out, (tuple, list)):
                 raise ContractError(
-                    f"{function} returned a {type(out).__name__}, expected a tuple (x_new, v_new)"
+                    f"{function} returned {a_or_an(type(out).__name__)}, expected a tuple (x_new, v_new)"
                 )
             if len(out) != 2:
                 raise ContractError(

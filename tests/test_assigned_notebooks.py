@@ -125,9 +125,9 @@ def test_check_reports_whether_answers_read_without_grading_them(tmp_path):
     nbformat.write(nb, str(path))
     proc = subprocess.run([sys.executable, "-m", "grader", "check", str(path)], capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
-    assert "ok  P1.a: reads as a formula" in proc.stdout  # no verdict on a wrong answer
-    assert "--  TV.a: '(' is never closed" in proc.stdout
-    assert "--  P2.a: no answer yet" in proc.stdout
+    assert "  P1.a   reads\n" in proc.stdout  # no verdict on a wrong answer
+    assert "  TV.a   cannot be read: '(' is never closed" in proc.stdout
+    assert "  P2.a   cannot be read: no answer yet\n" in proc.stdout
     assert "one-over-lambda-max" not in proc.stdout
 
 

@@ -49,3 +49,25 @@ def test_results_json(request, example):
     for t in data["tests"]:
         t["output"] = t["output"].replace("1.5 s", "<timeout>")
     compare_golden(request, f"results-{Path(example).stem}.json", json.dumps(data, indent=2) + "\n")
+
+
+def test_check_report_on_a_filled_handout(request, tmp_path):
+    """`ravine check` on s001's handout from `ravine assign --roster`, filled with right answers:
+    the public checks, then `reads` per answer part and nothing more (no verdict, no reference)."""
+    import nbformat
+
+    from tests.test_student_check import ANSWER_PARTS, filled, right_answer
+
+    (tmp_path / "roster.csv").write_text("id,name\ns001,Ada\n")
+    (tmp_path / "secret.txt").write_text("a-course-secret-of-enough-length")
+    a = subprocess.run([sys.executable, "-m", "grader", "assign", "--out", str(tmp_path / "handout"),
+                        "--roster", str(tmp_path / "roster.csv"), "--secret-file", str(tmp_path / "secret.txt")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert a.returncode == 0, a.stderr
+    assert nbformat.read(str(tmp_path / "handout" / "s001.ipynb"), as_version=4).metadata["ravine"]["student_id"]
+    nb = filled(tmp_path / "handout" / "s001.ipynb", tmp_path / "s001.ipynb",
+                {p.id: right_answer(p) for p in ANSWER_PARTS})
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(nb)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    compare_golden(request, "check-s001_handout.txt", proc.stdout)

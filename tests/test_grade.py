@@ -199,7 +199,7 @@ def test_grade_takes_the_seed_from_the_environment(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "grader", "grade", str(EXAMPLES / "alice_correct.py"), "--out",
                           str(out)], capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={**os.environ, "RAVINE_SEED": "abc"})
-    assert bad.returncode == 2 and "RAVINE_SEED must be an integer" in bad.stderr
+    assert bad.returncode == 2 and "RAVINE_SEED: expected a whole number" in bad.stderr
 
 
 def test_grade_roster_needs_the_secret_and_names_bad_files(tmp_path):

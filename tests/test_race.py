@@ -196,8 +196,8 @@ def test_cli_race_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--out", "x.bmpx"], "unsupported suffix '.bmpx'"),
-        (["--racers", "sgd,lion"], "unknown racer(s) ['lion']"),
+        (["--out", "x.bmpx"], "unsupported file type '.bmpx'"),
+        (["--racers", "sgd,lion"], "unknown racer 'lion'"),
         (["--lr", "-1"], "lr must be a positive number, got -1.0"),
         (["--steps", "50000"], "--steps 50000 is more than 20000"),
         (["--frames", "1", "--out", "a.gif"], "need --frames >= 2"),

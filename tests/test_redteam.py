@@ -170,8 +170,9 @@ def test_huge_sources_are_refused_before_parsing(tmp_path):
 
 
 @pytest.mark.parametrize("name,message", [
-    ("nb_nonstring_source", "malformed notebook: TypeError"),
-    ("nb_deep_metadata", "malformed notebook: RecursionError"),
+    ("nb_nonstring_source", "malformed notebook: cell 1 (counting every cell from 1): 'source' is a list "
+                            "holding something other than text"),
+    ("nb_deep_metadata", "malformed notebook: its JSON is nested too deeply to read"),
 ])
 def test_malformed_notebooks_get_a_zero_and_a_message(public_checks, name, message):
     result = grade_submission(RED / f"{name}.ipynb", public_checks, limits=LIMITS)

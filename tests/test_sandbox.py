@@ -409,7 +409,7 @@ def test_exceptions_contracts_missing_and_values_are_reported():
         "    return 1 / 0",
     ]
     assert o["sgd"].step == 1
-    assert o["mom"].message == "momentum_step returned a ndarray, expected a tuple (x_new, v_new)"
+    assert o["mom"].message == "momentum_step returned an ndarray, expected a tuple (x_new, v_new)"
     assert o["mom"].step == 1
     assert o["nes"].message.startswith("expected nesterov_step(x, v, grad_fn, lr, beta) -> (x_new, v_new):")
     assert "nesterov_step(x, grad_fn, lr)" in o["nes"].message

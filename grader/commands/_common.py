@@ -1,25 +1,140 @@
-"""Options shared by the commands that run student code."""
+"""Options shared by the commands, and the argparse types that validate them.
+
+A bad value is refused when the command line is parsed, before anything runs, with
+``ravine COMMAND: argument --X: why`` on one line and exit status 2 (see ``grader.cli``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from pathlib import Path
+from typing import Callable
 
 from ..sandbox import Limits
+
+MAX_SECONDS = 86400.0  # a day: longer is a typo, and select()/poll() overflow on 1e300
+MAX_MEMORY_MB = 1 << 20  # 1 TiB
+MAX_SEED = 2**63 - 1
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds (not 0, inf or nan)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, at most {MAX_SECONDS:g}, got {text!r}")
+    return value
+
+
+def bounded_int(lo: int, hi: int, what: str = "an integer") -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be {what} from {lo} to {hi}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its own messages
+    return parse
+
+
+def seed(text: str) -> int:
+    """A grading seed: an integer from 0 to 2**63 - 1 (numpy's generators refuse negative ones)."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**63 - 1, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**63 - 1, got {text!r}")
+    return value
+
+
+def seed_from_env(name: str = "RAVINE_SEED") -> int | None:
+    """The seed in ``$RAVINE_SEED`` (None when unset or empty); a bad one is a usage error."""
+    text = os.environ.get(name, "")
+    if not text.strip():
+        return None
+    try:
+        return seed(text)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+
+
+class UsageError(Exception):
+    """A bad option or input found after parsing: ``grader.cli`` prints it on one line, exit 2."""
+
+
+def output_file(*suffixes: str) -> Callable[[str], Path]:
+    """A file the command will write: one of ``suffixes``, in an existing directory, writable.
+
+    Checked at parse time by creating the file if it is missing (and removing it again), so a
+    long run does not end in "cannot write" after the work is done.
+    """
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(
+                f"{text}: unsupported file type {path.suffix or '(none)'!r}; use {' or '.join(suffixes)}")
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a directory, expected a file name")
+        probe_writable(path)
+        return path
+
+    parse.__name__ = "file name"
+    return parse
+
+
+def probe_writable(path: Path) -> None:
+    """Raise ArgumentTypeError with the system's reason when ``path`` cannot be written."""
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    if not existed:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def output_dir(text: str) -> Path:
+    """A directory the command will create or fill: not an existing file; its nearest existing
+    ancestor is a directory that can be written."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: exists and is not a directory")
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: {ancestor} is not writable")
+    return path
 
 
 def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     d = Limits()
-    p.add_argument("--timeout", type=float, default=d.function_timeout, metavar="SECONDS",
+    p.add_argument("--timeout", type=seconds, default=d.function_timeout, metavar="SECONDS",
                    help=f"wall-clock limit per student function (default {d.function_timeout:g})")
-    p.add_argument("--load-timeout", type=float, default=d.load_timeout, metavar="SECONDS",
+    p.add_argument("--load-timeout", type=seconds, default=d.load_timeout, metavar="SECONDS",
                    help=f"limit for running the file or notebook cells (default {d.load_timeout:g})")
-    p.add_argument("--memory-mb", type=int, default=d.memory_bytes >> 20, metavar="MB",
+    p.add_argument("--memory-mb", type=bounded_int(1, MAX_MEMORY_MB, "a number of MB"),
+                   default=d.memory_bytes >> 20, metavar="MB",
                    help=f"address-space limit of the student's process (default {d.memory_bytes >> 20})")
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
-    for name in ("timeout", "load_timeout", "memory_mb"):
-        if getattr(args, name) <= 0:
-            raise SystemExit(f"ravine: --{name.replace('_', '-')} must be positive")
     return Limits(function_timeout=args.timeout, load_timeout=args.load_timeout,
                   memory_bytes=int(args.memory_mb) << 20)

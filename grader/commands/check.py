@@ -11,13 +11,15 @@ HELP = "run the public checks on your submission (.py or .ipynb) and explain eve
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ._common import add_limit_arguments
+    from ._common import PLOT_SUFFIXES, add_limit_arguments, output_file
 
     p.add_argument("submission", help="your .py file or .ipynb notebook")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
-    p.add_argument("--plot", metavar="PNG", help="draw your trajectories against the reference "
-                   "(failing checks; all of them with --plot-all)")
-    p.add_argument("--plot-all", action="store_true", help="with --plot: draw passing checks too")
+    p.add_argument("--plot", metavar="PNG", type=output_file(*PLOT_SUFFIXES),
+                   help="draw your trajectories against the reference into PNG (.png, .svg or .pdf; "
+                        "failing checks; all of them with --plot-all)")
+    p.add_argument("--plot-all", action="store_true",
+                   help="with --plot: draw passing checks too (an error without --plot)")
     add_limit_arguments(p)
 
 
@@ -27,33 +29,42 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import build_checks, grade_submission
     from ..report import render_text
     from ..submission import SubmissionError, load_submission
-    from ._common import limits_from
+    from ._common import UsageError, limits_from
 
+    if args.plot_all and not args.plot:
+        raise UsageError("--plot-all needs --plot FILE (the picture to draw into)")
     path = Path(args.submission)
     try:
         sub = load_submission(path)  # a clear message for a file that cannot be graded at all
     except SubmissionError as exc:
-        print(f"ravine check: {path}: {exc}", file=sys.stderr)
+        # the reason names the file already ("nope.py: no such file", "syntax error in hw.py, ...")
+        reason = str(exc)
+        shown = reason if (path.name in reason or str(path) in reason) else f"{path}: {reason}"
+        print(f"ravine check: {shown}", file=sys.stderr)
         return 2
     trajectories: dict = {}
+    # answer_parts=False: check never grades an answer part (it would need the student's own
+    # numbers and would show verdicts and reference answers); it only says whether each one reads.
     result = grade_submission(path, build_checks(seed=None), limits=limits_from(args),
-                              trajectories=trajectories if args.plot else None)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        hints = {e.function: e.hint for e in EXERCISES.values()}
-        sys.stdout.write(render_text(result, hints=hints, public_only=True))
-    if sub.kind == "ipynb" and not args.json:
+                              trajectories=trajectories if args.plot else None, answer_parts=False)
+    formats: list[tuple[str, bool, str]] = []
+    if sub.kind == "ipynb":
         from ..engine import _is_assignment
 
         if _is_assignment(sub.notebook):
             from ..answers import answer_formats
 
-            print("\nAnswer parts (a format check only: whether each answer can be read; "
-                  "`ravine grade` decides whether it is right):")
-            for part_id, ok, message in answer_formats(sub.notebook):
-                mark = "ok " if ok else "-- "
-                print(f"  {mark} {part_id}: " + message.replace("\n", "\n        "))
+            formats = answer_formats(sub.notebook)
+    if args.json:
+        data = result.to_dict()
+        if formats:
+            data["answers"] = [{"part": pid, "reads": ok, "message": why} for pid, ok, why in formats]
+        print(json.dumps(data, indent=2))
+    else:
+        hints = {e.function: (e.hint, e.hint_for) for e in EXERCISES.values()}
+        sys.stdout.write(render_text(result, hints=hints, public_only=True))
+        if formats:
+            sys.stdout.write(render_answer_formats(formats))
     if args.plot:
         from ..plots import plot_trajectories
 
@@ -63,4 +74,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"plot: {out} ({len(panels)} trajectories)", file=sys.stderr)
         else:
             print("plot: every trajectory check passed; nothing to draw (use --plot-all)", file=sys.stderr)
-    return 0 if all(t.passed for t in result.tests) else 1
+    ok = all(t.passed for t in result.tests) and all(reads for _, reads, _ in formats)
+    return 0 if ok else 1
+
+
+def render_answer_formats(formats: list[tuple[str, bool, str]]) -> str:
+    """Whether each answer part reads: ``reads`` or ``cannot be read`` and the parser's message.
+
+    Nothing else: no verdict, no reference, no feedback (those come with the grade).
+    """
+    lines = ["", "Answer parts: whether each answer can be read (never whether it is right; "
+             "`ravine grade` decides that)"]
+    for pid, reads, why in formats:
+        if reads:
+            lines.append(f"  {pid:<6} reads")
+            continue
+        first, *rest = why.splitlines() or [""]
+        lines.append(f"  {pid:<6} cannot be read: {first}")
+        lines += ["        " + line for line in rest]  # the formula and its caret
+    n = sum(1 for _, reads, _ in formats if reads)
+    lines.append("")
+    lines.append(f"Answers that read: {n}/{len(formats)}")
+    return "\n".join(lines) + "\n"

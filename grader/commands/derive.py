@@ -21,9 +21,24 @@ def run(args: argparse.Namespace) -> int:
     from solvers.derive.render import render
 
     if not args.name:
-        width = max(len(n) for n in derive.names())
-        for name in derive.names():
-            print(f"{name:<{width}}  {derive.get(name).title}")
+        listing = [(name, derive.get(name)) for name in derive.names()]
+        if args.format == "json":  # the list in the format asked for, not text
+            import json
+
+            print(json.dumps([{"name": n, "title": d.title, "summary": d.summary} for n, d in listing],
+                             indent=2))
+        elif args.format == "markdown":
+            print("\n".join(f"- `{n}`: {d.title}" for n, d in listing))
+        elif args.format == "latex":
+            print("\\begin{itemize}")
+            for n, d in listing:
+                title = "".join("\\" + c if c in "&%$#_{}" else c for c in d.title)
+                print(f"  \\item \\texttt{{{n}}}: {title}")
+            print("\\end{itemize}")
+        else:
+            width = max(len(n) for n, _ in listing)
+            for n, d in listing:
+                print(f"{n:<{width}}  {d.title}")
         return 0
     if args.name not in derive.REGISTRY:
         print(f"ravine derive: {derive.UnknownDerivationError(args.name)}", file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 import time
@@ -14,15 +13,16 @@ HELP = "grade submissions (files or directories) with public and hidden checks; 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ._common import add_limit_arguments
+    from ._common import add_limit_arguments, bounded_int, output_dir, seed
 
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                    help=".py / .ipynb files, or directories holding them")
-    p.add_argument("--out", required=True, metavar="DIR",
+    p.add_argument("--out", required=True, metavar="DIR", type=output_dir,
                    help="output directory: DIR/<name>/results.json and feedback.html, DIR/gradebook.csv, "
                         "DIR/report.md, report.png, items.csv")
-    p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--jobs", type=bounded_int(1, 256, "a number of jobs"), default=1,
+                   help="submissions graded in parallel (default 1)")
+    p.add_argument("--seed", type=seed, default=None,
                    help="grading seed for the hidden checks' inputs (default: $RAVINE_SEED, which student "
                         "processes cannot read, unlike the command line; else a fresh random seed, "
                         "recorded in DIR/grading.json so a regrade can reuse it)")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import grade_batch
     from ..report import atomic_write, class_report, render_table
     from ..submission import collect_submissions
-    from ._common import limits_from
+    from ._common import limits_from, seed_from_env
 
     if args.jobs < 1:
         print("ravine grade: --jobs must be at least 1", file=sys.stderr)
@@ -74,13 +74,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         answers = AnswerKey(frozenset(s.id for s in students), secret)
     seed = args.seed
-    if seed is None and os.environ.get("RAVINE_SEED"):
-        try:
-            seed = int(os.environ["RAVINE_SEED"])
-        except ValueError:
-            print(f"ravine grade: RAVINE_SEED must be an integer, got {os.environ['RAVINE_SEED']!r}",
-                  file=sys.stderr)
-            return 2
+    if seed is None:
+        seed = seed_from_env()  # a bad $RAVINE_SEED is a usage error (exit 2), like a bad --seed
     if seed is None:
         seed = secrets.randbelow(2**31)
     started = time.time()

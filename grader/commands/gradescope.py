@@ -20,8 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret-file", metavar="F", help="with --make-zip and --roster: the course secret")
     p.add_argument("--config", default="/autograder/source/ravine-gradescope.json",
                    help="settings written by --make-zip")
-    p.add_argument("--submission-dir", default="/autograder/submission")
-    p.add_argument("--results", default="/autograder/results/results.json")
+    p.add_argument("--submission-dir", default="/autograder/submission", metavar="DIR",
+                   help="where the student's files are (default /autograder/submission, Gradescope's; "
+                        "its parent holds submission_metadata.json)")
+    p.add_argument("--results", default="/autograder/results/results.json", metavar="JSON",
+                   help="where to write Gradescope's results.json (default /autograder/results/results.json)")
 
 
 # Inside Gradescope's image everything runs as root, so a submission could read the settings

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 HELP = "write the machine-checked solution manual: DIR/manual.md, DIR/manual.ipynb, DIR/figures/*.png"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, help="output directory (created if missing)")
+    from ._common import output_dir
+
+    parser.add_argument("--out", required=True, type=output_dir, help="output directory (created if missing)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these derivations")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
 

@@ -15,7 +15,9 @@ STILL_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", choices=OBJECTIVES, default="ravine",
                         help="2-D objective (default: ravine, f = (100x^2 + y^2)/2)")
-    parser.add_argument("--out", type=Path, default=None,
+    from ._common import output_file
+
+    parser.add_argument("--out", type=output_file(".gif", *STILL_SUFFIXES), default=None,
                         help="output file: .png (default race-OBJECTIVE.png) or .gif for an animation")
     parser.add_argument("--lr", type=float, default=None, help="learning rate for every racer (default: per objective)")
     parser.add_argument("--beta", type=float, default=None,
@@ -23,10 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="number of steps (default: per objective)")
     parser.add_argument("--start", type=float, nargs=2, metavar=("X", "Y"), default=None,
                         help="start point (default: per objective)")
-    parser.add_argument("--racers", default="sgd,momentum,nesterov,adam",
+    parser.add_argument("--racers", default="sgd,momentum,nesterov,adam", type=_racers,
                         help="comma-separated subset of sgd,momentum,nesterov,adam")
     parser.add_argument("--frames", type=int, default=50, help="frames of a .gif (default 50)")
     parser.add_argument("--fps", type=int, default=12, help="frames per second of a .gif (default 12)")
+
+
+RACER_NAMES = ("sgd", "momentum", "nesterov", "adam")  # = solvers.lab.race.RACERS
+
+
+def _racers(text: str) -> str:
+    names = [r.strip() for r in text.split(",") if r.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"no racer named; choose one or more of {','.join(RACER_NAMES)}")
+    unknown = [r for r in names if r not in RACER_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown racer {unknown[0]!r}; choose from {','.join(RACER_NAMES)}")
+    return ",".join(names)
 
 
 def run(args: argparse.Namespace) -> int:

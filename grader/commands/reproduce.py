@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g2.add_argument("--no-figure", action="store_true", help="print the table only")
 
 
+def plural(n: int, word: str) -> str:
+    """'1 seed', '5 seeds'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _err(msg: str) -> int:
     print(f"ravine reproduce: {msg}", file=sys.stderr)
     return 2
@@ -101,18 +106,24 @@ def _momentum_table(args: argparse.Namespace) -> int:
         return 0
     c = table.config
     print('Lecture: "Same model, same LR, after 10 epochs" (MNIST), reproduced on 8x8 digits.')
-    print(f"setup: {c['model']}; lr={c['lr']:g}, beta={c['beta']:g}, batch {c['batch_size']}, "
-          f"{c['epochs']} epochs = {c['steps']} steps; {c['n_train']} training images, stratified 80/20 split; "
-          f"seeds 0..{len(table.seeds) - 1} (split, init, batch order; SGD and momentum share them)")
-    print()
     n = len(table.seeds)
-    print(f"{'':16s} | {'lecture (MNIST)':^20s} | {f'measured (digits), {n} seeds':^34s}")
+    seeds = f"seed {table.seeds[0]}" if n == 1 else f"seeds 0..{n - 1}"
+    print(f"setup: {c['model']}; lr={c['lr']:g}, beta={c['beta']:g}, batch {c['batch_size']}, "
+          f"{plural(c['epochs'], 'epoch')} = {plural(c['steps'], 'step')}; {c['n_train']} training images, "
+          f"stratified 80/20 split; {seeds} (split, init, batch order; SGD and momentum share them)")
+    print()
+    measured = f"measured (digits), {plural(n, 'seed')}"
+    print(f"{'':16s} | {'lecture (MNIST)':^20s} | {measured:^34s}")
     print(f"{'optimizer':16s} | {'train loss':>10s} {'val acc':>9s} | {'train loss':>16s} {'val acc':>17s}")
     print("-" * 17 + "+" + "-" * 22 + "+" + "-" * 35)
     for name, lm, ls, am, as_ in table.rows():
         lec = LECTURE_MOMENTUM_TABLE[name]
-        print(f"{name:16s} | {lec[0]:10.2f} {lec[1]:8.1f}% | {lm:7.3f} +- {ls:5.3f} {am:8.1f}% +- {as_:4.1f}")
-    print(f"{'':16s}   (measured: mean +- sample std over seeds)")
+        if n == 1:  # one seed has no spread: no "+- 0.000"
+            print(f"{name:16s} | {lec[0]:10.2f} {lec[1]:8.1f}% | {lm:16.3f} {am:16.1f}%")
+        else:
+            print(f"{name:16s} | {lec[0]:10.2f} {lec[1]:8.1f}% | {lm:7.3f} +- {ls:5.3f} {am:8.1f}% +- {as_:4.1f}")
+    print(f"{'':16s}   " + ("(measured: one seed, so no spread; use --seeds 5 for mean +- sample std)"
+                             if n == 1 else "(measured: mean +- sample std over seeds)"))
     print()
     print("per seed (train loss / val acc):")
     for s, a, b, m, d in zip(table.seeds, table.sgd_loss, table.sgd_acc, table.mom_loss, table.mom_acc):

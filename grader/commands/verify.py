@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a derivation part of the problem bank (e.g. TV.c): its symbols, "
                              "assumptions and target are used")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+    from ._common import seconds
+
+    parser.add_argument("--timeout", type=seconds, default=None, metavar="S",
                         help="seconds allowed for each symbolic comparison (default 4)")
 
 

@@ -104,14 +104,14 @@ def _verdicts(t: MomentumTable, steps_per_run: int) -> tuple[str, ...]:
     ratio = sl / ml if ml > 0 else math.inf
     lec_ratio = lec_sgd[0] / lec_mom[0]
     out = [
-        f"direction, train loss: momentum lower in {lower}/{n} seeds "
+        f"direction, train loss: momentum lower in {lower}/{n} {'seed' if n == 1 else 'seeds'} "
         f"({'matches' if lower == n else 'does NOT fully match'} the lecture: 0.13 < 0.42)",
-        f"direction, val accuracy: momentum higher in {higher}/{n} seeds "
+        f"direction, val accuracy: momentum higher in {higher}/{n} {'seed' if n == 1 else 'seeds'} "
         f"({'matches' if higher == n else 'does NOT fully match'} the lecture: 97.6% > 92.1%)",
         f"size: SGD/momentum train-loss ratio {ratio:.1f} here vs {lec_ratio:.1f} in the lecture; "
         f"accuracy gap {gap:+.1f} points here vs {lec_gap:+.1f} in the lecture",
         f"not comparable: absolute numbers. This is 8x8 digits ({t.config.get('n_train')} training images, "
-        f"{steps_per_run} minibatch steps in {t.config.get('epochs')} epochs), not MNIST (60000 images of 28x28, "
+        f"{steps_per_run} minibatch steps in {t.config.get('epochs')} epoch{'' if t.config.get('epochs') == 1 else 's'}), not MNIST (60000 images of 28x28, "
         f"~9400 steps in 10 epochs at batch 64); the lecture's model and batch size are not stated.",
     ]
     return tuple(out)
