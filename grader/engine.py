@@ -203,11 +203,25 @@ _RESERVED_NAMES = frozenset({"gradebook.csv", "grading.json", "report.md", "repo
 _UNSAFE_CHARS = re.compile(r"[^\w.+-]")
 
 
+# A folder name is capped in bytes, not characters: file systems limit a name to 255 bytes, and
+# 100 CJK characters are 300 bytes of UTF-8.  100 bytes leave room for "-NNN" and for
+# atomic_write's ".results.json.XXXXXXXX" temporary files.
+MAX_NAME_BYTES = 100
+
+
+def _cap_bytes(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 encoding (surrogates escaped) fits in ``limit`` bytes."""
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
 def _safe_name(stem: str) -> str:
     """A submission's folder name: word characters, '.', '+', '-' only; no leading '.', '+' or
-    '-' (so never '.' or '..', nor a spreadsheet formula), at most 100 characters, never one of
-    the batch's own files."""
-    name = _UNSAFE_CHARS.sub("_", stem).lstrip(".+-")[:100] or "submission"
+    '-' (so never '.' or '..', nor a spreadsheet formula), at most ``MAX_NAME_BYTES`` bytes of
+    UTF-8, never one of the batch's own files."""
+    name = _cap_bytes(_UNSAFE_CHARS.sub("_", stem).lstrip(".+-"), MAX_NAME_BYTES) or "submission"
     if name.lower() in _RESERVED_NAMES:
         name = name + "_submission"
     return name
@@ -258,7 +272,12 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
 
     def record(result: SubmissionResult) -> None:
         done.append(result)
-        report.write_submission(out_dir, result)
+        try:
+            report.write_submission(out_dir, result)
+        except OSError as exc:  # one unwritable folder must not end the batch
+            note = f"results.json not written: {exc.strerror or exc}"
+            result.messages.append(note)
+            say(f"ravine grade: {result.submission}: {note}")
         report.write_gradebook(out_dir / "gradebook.csv", done)
         say(f"[{len(done)}/{len(all_paths)}] {result.submission}: "
             f"{result.score:g}/{result.max_score:g} ({result.seconds:.2f} s)")
@@ -281,6 +300,9 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     order = {n: i for i, n in enumerate(names)}
     done.sort(key=lambda r: order.get(r.submission, len(order)))
     for r in done:
-        report.write_submission(out_dir, r)
+        try:
+            report.write_submission(out_dir, r)
+        except OSError:
+            pass  # already reported by record()
     report.write_gradebook(out_dir / "gradebook.csv", done)
     return BatchResult(done, out_dir)
