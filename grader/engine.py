@@ -158,8 +158,9 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
     for f in forbidden:
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
     tests += _answer_tests(sub, answers, messages)
-    return SubmissionResult(display, tests, messages, stdout=stdout,
-                            seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return SubmissionResult(display, tests, messages, stdout=stdout, seconds=seconds,
+                            visible_seconds=max(0.0, seconds - (hidden_run.seconds if hidden_run else 0.0)))
 
 
 def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -> tuple[Any, Any]:

@@ -66,7 +66,10 @@ class SubmissionResult:
     tests: list[TestResult] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # load errors, notebook cell errors, ...
     stdout: str = ""  # what the student's code printed (truncated), for the instructor
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall clock of the whole grading, for the instructor's progress line
+    # Wall clock without the hidden checks' run: the only timing a student-visible file reports
+    # (see to_dict).  None: no hidden run, ``seconds`` is used.
+    visible_seconds: float | None = None
 
     @property
     def score(self) -> float:
@@ -87,7 +90,12 @@ class SubmissionResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "score": self.score,
-            "execution_time": round(self.seconds, 3),
+            # Whole seconds, and without the hidden run: a hidden child controls its own duration
+            # (a sleep of lr*k seconds carried ~7 bits of a hidden input into this field, which
+            # Gradescope shows the student).  The public run cannot know hidden inputs, and
+            # whole seconds leave little room for a neighbour's CPU load to signal through it.
+            "execution_time": int(round(self.seconds if self.visible_seconds is None
+                                        else self.visible_seconds)),
             "output": "\n".join(self.messages),
             "tests": [t.to_dict() for t in self.tests],
             "extra_data": {"submission": self.submission, "max_score": self.max_score},

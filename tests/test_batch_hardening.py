@@ -27,7 +27,8 @@ def test_long_multibyte_names_get_folders_capped_in_bytes(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     # 80 CJK characters are 240 bytes (+ ".py" = 243, just under the 255-byte limit of a file name);
-    # 120 "é" are 240 bytes.  Character-capped folder names (100 characters = 300 bytes) crashed.
+    # 120 "é" are 240 bytes.  A cap of 100 *characters* kept such names at 240+ bytes, and a "-NN"
+    # suffix or a longer character pushed them past the limit (`File name too long`).
     names = ["学" * 80, "学" * 80 + "x", "é" * 120]
     shutil.copy(EXAMPLES / "alice_correct.py", subs / f"{names[0]}.py")
     shutil.copy(EXAMPLES / "dave_mistakes.py", subs / f"{names[1]}.py")
@@ -44,3 +45,43 @@ def test_long_multibyte_names_get_folders_capped_in_bytes(tmp_path):
     rows = gradebook(out)
     assert sorted(float(r["total"]) for r in rows) == [23.0, 51.0, 51.0]
     assert {r["submission"] for r in rows} == set(folders)
+
+
+
+
+def test_execution_time_is_whole_seconds_and_leaves_out_the_hidden_run(tmp_path):
+    # The hidden child sleeps: public lrs are round (0.01, 0.1, ...), hidden ones are not.  That sleep
+    # could carry a hidden input out through execution_time; it must not show there.
+    src = (EXAMPLES / "alice_correct.py").read_text(encoding="utf-8")
+    src += '''
+
+_slept = [False]
+_eff = effective_lr
+
+
+def effective_lr(lr, beta):
+    import time
+    if not _slept[0] and round(lr, 3) != lr:
+        _slept[0] = True
+        time.sleep(4.0)
+    return _eff(lr, beta)
+'''
+    sub = tmp_path / "sleepy.py"
+    sub.write_text(src, encoding="utf-8")
+    out = tmp_path / "out"
+    proc = ravine("grade", str(sub), "--out", str(out), "--seed", "5", "--no-report", "--timeout", "15")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "sleepy" / "results.json").read_text())
+    assert data["score"] == 51  # the sleep stayed inside the function's budget
+    assert isinstance(data["execution_time"], int)
+    # The instructor's progress line has the whole wall clock, the sleep included.
+    total = float(proc.stderr.split("51/51 (")[1].split(" s)")[0])
+    assert total >= 4.0
+    assert data["execution_time"] <= total - 3.0
+
+
+def test_execution_time_rounding_in_the_results_schema():
+    from grader.results import SubmissionResult
+
+    assert SubmissionResult("a", seconds=9.7, visible_seconds=1.4).to_dict()["execution_time"] == 1
+    assert SubmissionResult("a", seconds=2.6).to_dict()["execution_time"] == 3
