@@ -245,6 +245,30 @@ def unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
+def _shared_roster_ids(paths: Sequence[Path], answers: AnswerKey | None) -> dict[Path, str]:
+    """Files that map to the same roster id as another file, each with a one-line note.
+
+    ``s001.ipynb`` and ``s001_final.ipynb`` both get s001's numbers: one of them may be another
+    student's work under a borrowed name, so the instructor is told instead of grading silently.
+    """
+    if answers is None or not answers.roster:
+        return {}
+    by_id: dict[str, list[Path]] = {}
+    for p in paths:
+        sid = answers.student_for(p.stem)
+        if sid is not None:
+            by_id.setdefault(sid, []).append(p)
+    out: dict[Path, str] = {}
+    for sid, group in by_id.items():
+        if len(group) > 1:
+            names = ", ".join(p.name for p in group)
+            note = (f"several files map to roster id {sid} ({names}); each was graded with {sid}'s "
+                    "numbers: check whose work each one is")
+            for p in group:
+                out[p] = note
+    return out
+
+
 @dataclass
 class BatchResult:
     results: list[SubmissionResult]
@@ -270,8 +294,14 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     name_of = dict(zip(map(str, all_paths), names))
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     done: list[SubmissionResult] = []
+    shared = _shared_roster_ids(paths, answers)
+    notes = {name_of[str(p)]: note for p, note in shared.items()}
+    for note in dict.fromkeys(shared.values()):
+        say(f"ravine grade: warning: {note}")
 
     def record(result: SubmissionResult) -> None:
+        if result.submission in notes:
+            result.messages.insert(0, notes[result.submission])
         done.append(result)
         try:
             report.write_submission(out_dir, result)

@@ -85,3 +85,37 @@ def test_execution_time_rounding_in_the_results_schema():
 
     assert SubmissionResult("a", seconds=9.7, visible_seconds=1.4).to_dict()["execution_time"] == 1
     assert SubmissionResult("a", seconds=2.6).to_dict()["execution_time"] == 3
+
+
+SECRET = "a-course-secret-of-enough-length"
+
+
+def make_course(tmp_path: Path, roster: str = "id,name,email\ns001,Ada,ada@example.org\ns002,Alan,alan@example.org\n",
+                secret: bytes = SECRET.encode()) -> tuple[Path, Path, Path]:
+    (tmp_path / "roster.csv").write_text(roster, encoding="utf-8")
+    (tmp_path / "secret").write_bytes(secret)
+    nb = tmp_path / "nb"
+    proc = ravine("assign", "--out", str(nb), "--roster", str(tmp_path / "roster.csv"),
+                  "--secret-file", str(tmp_path / "secret"), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / "roster.csv", tmp_path / "secret", nb
+
+
+def test_two_files_for_one_roster_id_are_both_flagged(tmp_path):
+    roster, secret, nb = make_course(tmp_path)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(nb / "s001.ipynb", subs / "s001.ipynb")
+    shutil.copy(nb / "s002.ipynb", subs / "s001_final.ipynb")  # s002's work under s001's name
+    shutil.copy(nb / "s002.ipynb", subs / "s002.ipynb")
+    out = tmp_path / "out"
+    proc = ravine("grade", str(subs), "--out", str(out), "--seed", "1", "--no-report",
+                  "--roster", str(roster), "--secret-file", str(secret))
+    assert proc.returncode == 0, proc.stderr
+    note = "several files map to roster id s001 (s001.ipynb, s001_final.ipynb)"
+    assert proc.stderr.count(note) == 1 and "warning" in proc.stderr
+    rows = {r["submission"]: r["notes"] for r in gradebook(out)}
+    assert set(rows) == {"s001", "s001_final", "s002"}
+    assert note in rows["s001"] and note in rows["s001_final"]
+    assert "several files" not in rows["s002"]
+    assert note in json.loads((out / "s001_final" / "results.json").read_text())["output"]
