@@ -269,6 +269,40 @@ def _shared_roster_ids(paths: Sequence[Path], answers: AnswerKey | None) -> dict
     return out
 
 
+# Every module the grader may import while or after student code runs.  ``preload`` imports them
+# before the first child starts: a module imported lazily later would be read from disk after a
+# submission had its chance to rewrite it (in the modes where a child can write the grader's files).
+PRELOAD = ("grader.answers", "grader.derivcheck", "grader.equivalence", "grader.formula", "grader.report",
+           "grader.results", "grader.checks", "grader.submission", "grader.assign",
+           "problems", "problems.registry", "problems.bank", "problems.spec", "problems.variants",
+           "problems.update_rules", "problems.checkspec", "solvers.rules", "solvers.rollout",
+           "solvers.objectives", "solvers.numeric", "nbformat")
+PRELOAD_REPORT = ("grader.plots", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
+
+
+def preload(*, report: bool = False, symbolic: bool = False) -> None:
+    """Import every grader module now and, with ``symbolic``, start the SymPy worker now.
+
+    Called once before a batch's first submission.  The worker imports SymPy and the grader's
+    formula modules at its start (``grader._symworker``), so it, too, reads them before any
+    student code has run.
+    """
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    if report:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        for name in PRELOAD_REPORT:
+            importlib.import_module(name)
+    if symbolic:
+        from .equivalence import start_worker
+
+        start_worker()
+
+
 @dataclass
 class BatchResult:
     results: list[SubmissionResult]

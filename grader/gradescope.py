@@ -86,13 +86,14 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
     Always writes a results.json, even when the grader itself fails, so the
     student sees a message instead of "autograder failed".
     """
-    from .engine import build_checks, grade_submission
+    from .engine import build_checks, grade_submission, preload
     from .report import atomic_write
     from .sandbox import Limits
 
     result: SubmissionResult | None = None
     try:
         path = find_submission(submission_dir, config.get("file"))
+        preload(symbolic=path.suffix == ".ipynb")  # before the student's code runs
         limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)))
         result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits,
                                   answers=_answer_key(submission_dir, config))

@@ -119,3 +119,37 @@ def test_two_files_for_one_roster_id_are_both_flagged(tmp_path):
     assert note in rows["s001"] and note in rows["s001_final"]
     assert "several files" not in rows["s002"]
     assert note in json.loads((out / "s001_final" / "results.json").read_text())["output"]
+
+
+LATE_IMPORTS = r'''
+import sys
+import grader.engine as engine
+late, started = [], []
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if started and name.split(".")[0] in ("grader", "problems", "solvers"):
+            late.append(name)
+        return None
+sys.meta_path.insert(0, Spy())
+real = engine.grade_submission
+def first(*a, **k):
+    started.append(1)
+    return real(*a, **k)
+engine.grade_submission = first
+from grader.cli import main
+code = main(sys.argv[1:])
+from grader import equivalence
+print("LATE", sorted(set(late)), "CODE", code)
+'''
+
+
+def test_no_grader_module_is_imported_after_student_code_ran(tmp_path):
+    # A child running as the grader's user could rewrite a module the grader imports lazily
+    # afterwards; so every module is imported (and the SymPy worker started) before the first child.
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", LATE_IMPORTS, "grade",
+                           str(EXAMPLES / "carol_notebook.ipynb"), str(EXAMPLES / "dave_mistakes.py"),
+                           "--out", str(out), "--seed", "4"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "LATE [] CODE 0" in proc.stdout, proc.stdout

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import __version__
-    from ..engine import grade_batch
+    from ..engine import grade_batch, preload
     from ..report import atomic_write, class_report, render_table
     from ..submission import collect_submissions
     from ._common import limits_from
@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if seed is None:
         seed = secrets.randbelow(2**31)
     started = time.time()
+    # Every grader module, and the SymPy worker for notebooks, before the first student process.
+    preload(report=not args.no_report, symbolic=any(p.suffix == ".ipynb" for p in paths))
     print(f"ravine grade: {len(paths) + len(rejected)} submission(s), jobs={args.jobs}", file=sys.stderr)
     batch = grade_batch(paths, out, seed=seed, jobs=args.jobs, limits=limits, rejected=rejected,
                         answers=answers)
