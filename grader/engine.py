@@ -63,7 +63,20 @@ def _is_assignment(notebook: Any) -> bool:
     return False
 
 
-def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[TestResult]:
+def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str],
+                  budget: float | None = None) -> list[TestResult]:
+    from .answers import OVER_BUDGET_TAG
+
+    tests = _graded_answers(sub, key, messages, budget)
+    late = [t.part for t in tests if OVER_BUDGET_TAG in t.tags]
+    if late:
+        messages.append(f"{len(late)} answer part(s) ({', '.join(late)}) need manual review: not decided "
+                        "within the notebook's answer-grading budget")
+    return tests
+
+
+def _graded_answers(sub: Any, key: AnswerKey | None, messages: list[str],
+                    budget: float | None) -> list[TestResult]:
     from .answers import grade_answers
 
     if sub.kind != "ipynb" or sub.notebook is None:
@@ -89,7 +102,8 @@ def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[
         messages.append("Answer parts graded with the generic numbers: pass --roster and --secret-file "
                         "to grade each student's own numbers.")
     return grade_answers(sub.notebook, student_id=student,
-                         secret=key.secret if student is not None and key is not None else None)
+                         secret=key.secret if student is not None and key is not None else None,
+                         budget=budget)
 
 
 def build_checks(*, seed: int | None, functions: Sequence[str] | None = None) -> list[Check]:
@@ -116,7 +130,7 @@ def _not_graded(checks: Sequence[Check], reason: str) -> list[TestResult]:
 
 def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limits = Limits(),
                      name: str | None = None, trajectories: dict[str, Any] | None = None,
-                     answers: AnswerKey | None = None) -> SubmissionResult:
+                     answers: AnswerKey | None = None, answer_budget: float | None = None) -> SubmissionResult:
     """Grade one submission with the given checks; every failure is a value, never an exception.
 
     With ``trajectories`` (a dict), the public trajectory checks' expected and
@@ -157,7 +171,7 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
         stdout = (stdout + "\n[hidden checks]\n" + hidden_run.stdout) if hidden_run.stdout else stdout
     for f in forbidden:
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
-    tests += _answer_tests(sub, answers, messages)
+    tests += _answer_tests(sub, answers, messages, answer_budget)
     seconds = time.perf_counter() - start
     return SubmissionResult(display, tests, messages, stdout=stdout, seconds=seconds,
                             visible_seconds=max(0.0, seconds - (hidden_run.seconds if hidden_run else 0.0)))
@@ -312,7 +326,8 @@ class BatchResult:
 def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 1,
                 limits: Limits = Limits(), rejected: Iterable[tuple[Path, str]] = (),
                 answers: AnswerKey | None = None,
-                progress: Callable[[str], None] | None = None) -> BatchResult:
+                progress: Callable[[str], None] | None = None,
+                answer_budget: float | None = None) -> BatchResult:
     """Grade every path, writing DIR/<name>/results.json and DIR/gradebook.csv as results arrive.
 
     The gradebook is rewritten atomically after each submission, so an
@@ -352,11 +367,12 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
 
     if jobs <= 1:
         for p in paths:
-            record(grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers))
+            record(grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers,
+                                    answer_budget=answer_budget))
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(grade_submission, p, checks, limits=limits, name=name_of[str(p)],
-                                   answers=answers) for p in paths]
+                                   answers=answers, answer_budget=answer_budget) for p in paths]
             for fut in as_completed(futures):
                 record(fut.result())
 

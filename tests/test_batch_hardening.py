@@ -153,3 +153,71 @@ def test_no_grader_module_is_imported_after_student_code_ran(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "LATE [] CODE 0" in proc.stdout, proc.stdout
+
+
+def slow_formula_notebook(path: Path) -> list[str]:
+    """The generic notebook with every formula answer = reference + sqrt(2)*(A^20 - B^20).
+
+    The numbers disagree in floating point, so each comparison (with the reference and with
+    every anticipated mistake) asks SymPy to confirm, and SymPy cannot simplify the difference
+    of the two 20th powers in its timeout: 163 s for one notebook before the budget.
+    """
+    import nbformat
+
+    import problems
+    from grader.assign import build_notebook
+    from problems.variants import draw_params, render
+
+    nb = build_notebook(None, None, filename=path.name)
+    slow = []
+    for cell in nb.cells:
+        pid = cell.metadata.get("ravine", {}).get("part")
+        if cell.cell_type != "markdown" or not pid:
+            continue
+        part = problems.part(pid)
+        params = draw_params(problems.get(part.problem_id), None)
+        if part.kind == "symbolic" and not any(op in part.reference for op in "<>"):
+            names = [s.name for s in part.symbols]
+            a = "(" + "+".join(names) + "+1)^20"
+            answer = f"{render(part.reference, params)} + sqrt(2)*({a} - {a.replace('+1)', '+2)')})"
+            slow.append(pid)
+        elif part.kind == "derivation":
+            answer = "v - beta*v = g -- collect v\nv*(1 - beta) = g\nv = g/(1 - beta)"
+        else:
+            answer = render(part.reference, params)
+        cell.source = cell.source.splitlines()[0] + "\n\n" + answer
+    nbformat.write(nb, str(path))
+    return slow
+
+
+def test_answer_budget_leaves_undecided_parts_pending_not_zero(tmp_path):
+    sub = tmp_path / "crafted.ipynb"
+    slow = slow_formula_notebook(sub)
+    assert len(slow) >= 8
+    out = tmp_path / "out"
+    proc = ravine("grade", str(sub), "--out", str(out), "--seed", "1", "--no-report", "--answer-budget", "6")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    data = json.loads((out / "crafted" / "results.json").read_text())
+    tests = {t["part"]: t for t in data["tests"]}
+    over = [p for p, t in tests.items() if "over-budget" in t["tags"]]
+    # 6 s cannot decide 8+ parts that each need several 4 s SymPy requests
+    assert len(over) >= 3
+    for p in over:
+        assert tests[p]["status"] == "pending" and tests[p]["score"] == 0
+        assert "instructor will check this part by hand" in tests[p]["output"]
+    # the cheap parts are still graded after the budget ran out: choice and numeric parts pass
+    import problems
+    cheap = [p for p, t in tests.items() if p in {x.id for x in problems.registry.parts()}
+             and problems.part(p).kind in ("choice", "numeric")]
+    assert cheap and all(tests[p]["status"] == "passed" for p in cheap)
+    assert "need manual review" in data["output"]
+    notes = gradebook(out)[0]["notes"]
+    assert f"{len(over)} answer part(s)" in notes and "need manual review" in notes
+
+
+def test_answer_budget_is_validated(tmp_path):
+    proc = ravine("grade", str(EXAMPLES / "alice_correct.py"), "--out", str(tmp_path / "o"),
+                  "--answer-budget", "nan")
+    assert proc.returncode == 2 and proc.stderr.strip() == \
+        "ravine grade: --answer-budget must be a positive number of seconds"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import sys
@@ -28,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roster", metavar="CSV", help="roster (column id): notebooks named <id>.ipynb get "
                    "their answer parts graded with that student's numbers (needs --secret-file)")
     p.add_argument("--secret-file", metavar="F", help="the course secret used by `ravine assign`")
+    p.add_argument("--answer-budget", type=float, default=None, metavar="SECONDS",
+                   help="symbolic-checking time per notebook for its formula and derivation answers "
+                        "(default 60); parts still undecided then are left pending for manual review")
     p.add_argument("--no-report", action="store_true", help="skip the class report (report.md, report.png)")
     add_limit_arguments(p)
 
@@ -43,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         print("ravine grade: --jobs must be at least 1", file=sys.stderr)
         return 2
     limits = limits_from(args)
+    if args.answer_budget is not None and not (math.isfinite(args.answer_budget) and args.answer_budget > 0):
+        print("ravine grade: --answer-budget must be a positive number of seconds", file=sys.stderr)
+        return 2
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     preload(report=not args.no_report, symbolic=any(p.suffix == ".ipynb" for p in paths))
     print(f"ravine grade: {len(paths) + len(rejected)} submission(s), jobs={args.jobs}", file=sys.stderr)
     batch = grade_batch(paths, out, seed=seed, jobs=args.jobs, limits=limits, rejected=rejected,
-                        answers=answers)
+                        answers=answers, answer_budget=args.answer_budget)
     manifest = {
         "ravine_version": __version__,
         "seed": seed,
