@@ -63,6 +63,24 @@ def _is_assignment(notebook: Any) -> bool:
     return False
 
 
+FINGERPRINT_NOTE = "secret mismatch"
+
+
+def _check_fingerprint(sub: Any, key: AnswerKey, messages: list[str]) -> None:
+    """A handout made with another course secret than the one given: its numbers are not these."""
+    from .assign import secret_fingerprint
+
+    meta = sub.notebook.metadata.get("ravine") if hasattr(sub.notebook, "metadata") else None
+    stored = meta.get("secret_fingerprint") if isinstance(meta, dict) else None
+    if not isinstance(stored, str) or key.secret is None:
+        return
+    mine = secret_fingerprint(key.secret)
+    if stored != mine:
+        messages.append(f"{FINGERPRINT_NOTE}: this notebook was made with another course secret "
+                        f"(fingerprint {stored[:16]!r}, the secret given has {mine}); its answers were "
+                        "graded with the given secret's numbers")
+
+
 def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str],
                   budget: float | None = None) -> list[TestResult]:
     from .answers import OVER_BUDGET_TAG
@@ -98,6 +116,7 @@ def _graded_answers(sub: Any, key: AnswerKey | None, messages: list[str],
                 t.score, t.status = 0.0, "error"
                 t.output = "Not graded: the file name matches no roster id."
             return tests
+        _check_fingerprint(sub, key, messages)
     elif isinstance(sub.notebook.metadata.get("ravine", {}).get("student_id"), str):
         messages.append("Answer parts graded with the generic numbers: pass --roster and --secret-file "
                         "to grade each student's own numbers.")
@@ -351,6 +370,9 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     def record(result: SubmissionResult) -> None:
         if result.submission in notes:
             result.messages.insert(0, notes[result.submission])
+        for m in result.messages:
+            if m.startswith(FINGERPRINT_NOTE):
+                say(f"ravine grade: warning: {result.submission}: {m}")
         done.append(result)
         try:
             report.write_submission(out_dir, result)

@@ -221,3 +221,50 @@ def test_answer_budget_is_validated(tmp_path):
                   "--answer-budget", "nan")
     assert proc.returncode == 2 and proc.stderr.strip() == \
         "ravine grade: --answer-budget must be a positive number of seconds"
+
+
+def test_handouts_carry_a_secret_fingerprint_and_grade_flags_another_secret(tmp_path):
+    import nbformat
+
+    roster, secret, nb = make_course(tmp_path)
+    meta = nbformat.read(str(nb / "s001.ipynb"), as_version=4).metadata["ravine"]
+    fp = meta["secret_fingerprint"]
+    assert len(fp) == 8 and int(fp, 16) >= 0
+    text = (nb / "s001.ipynb").read_text(encoding="utf-8")
+    assert SECRET not in text and "course-secret" not in text
+    other = tmp_path / "other-secret"
+    other.write_bytes(b"another-secret-of-enough-length!")
+    out = tmp_path / "out"
+    proc = ravine("grade", str(nb / "s001.ipynb"), str(nb / "s002.ipynb"), "--out", str(out), "--seed", "1",
+                  "--no-report", "--roster", str(roster), "--secret-file", str(other))
+    assert proc.returncode == 0, proc.stderr
+    for sid in ("s001", "s002"):
+        assert f"ravine grade: warning: {sid}: secret mismatch" in proc.stderr
+    rows = gradebook(out)
+    assert len(rows) == 2 and all("secret mismatch" in r["notes"] and fp in r["notes"] for r in rows)
+    # the right secret: no warning, no flag
+    good = ravine("grade", str(nb / "s001.ipynb"), "--out", str(tmp_path / "good"), "--seed", "1", "--no-report",
+                  "--roster", str(roster), "--secret-file", str(secret))
+    assert good.returncode == 0 and "secret mismatch" not in good.stderr
+    assert "secret mismatch" not in gradebook(tmp_path / "good")[0]["notes"]
+
+
+def test_assign_secret_without_roster_says_what_it_does(tmp_path):
+    (tmp_path / "secret").write_text(SECRET)
+    proc = ravine("assign", "--out", str(tmp_path / "nb"), "--secret-file", str(tmp_path / "secret"))
+    assert proc.returncode == 0
+    assert proc.stderr.strip() == ("ravine assign: --secret-file without --roster: writing the generic notebook, "
+                                   "which uses no secret (give --roster for per-student numbers)")
+    assert (tmp_path / "nb" / "assignment.ipynb").exists()
+
+
+def test_roster_ids_differing_only_in_case_are_refused(tmp_path):
+    (tmp_path / "r.csv").write_text("id\ns001\nS001\n")
+    (tmp_path / "secret").write_text(SECRET)
+    proc = ravine("assign", "--out", str(tmp_path / "nb"), "--roster", str(tmp_path / "r.csv"),
+                  "--secret-file", str(tmp_path / "secret"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"ravine assign: {tmp_path / 'r.csv'}: line 3: id 'S001' differs from 's001' "
+                                   "(line 2) only in case; their notebooks would be one file on a "
+                                   "case-insensitive file system")
+    assert not (tmp_path / "nb").exists()
