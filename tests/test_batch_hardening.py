@@ -268,3 +268,97 @@ def test_roster_ids_differing_only_in_case_are_refused(tmp_path):
                                    "(line 2) only in case; their notebooks would be one file on a "
                                    "case-insensitive file system")
     assert not (tmp_path / "nb").exists()
+
+
+def fill_answers(path: Path, secret: bytes, sid: str) -> None:
+    """Fill a handout's answer cells with the references for ``sid``'s numbers."""
+    import nbformat
+
+    import problems
+    from problems.variants import draw_params, render, student_seed
+
+    nb = nbformat.read(str(path), as_version=4)
+    seed = student_seed(secret, sid)
+    for cell in nb.cells:
+        pid = cell.metadata.get("ravine", {}).get("part")
+        if cell.cell_type != "markdown" or not pid:
+            continue
+        part = problems.part(pid)
+        params = draw_params(problems.get(part.problem_id), seed)
+        answer = ("v - beta*v = g -- collect v\nv*(1 - beta) = g\nv = g/(1 - beta)" if part.kind == "derivation"
+                  else render(part.reference, params))
+        cell.source = cell.source.splitlines()[0] + "\n\n" + answer
+    nbformat.write(nb, str(path))
+
+
+def test_gradescope_zip_with_a_binary_secret_runs_its_run_autograder(tmp_path):
+    import os
+    import zipfile
+
+    secret = bytes(range(256))[::7] + b"\xff\xfe\x00\x80"  # not UTF-8, NUL included
+    assert secret.strip() == secret and len(secret) >= 16
+    roster, secret_file, nb = make_course(tmp_path, secret=secret)
+    zip_path = tmp_path / "ag.zip"
+    made = ravine("gradescope", "--make-zip", str(zip_path), "--seed", "11", "--file", "hw.ipynb",
+                  "--timeout", "3", "--roster", str(roster), "--secret-file", str(secret_file))
+    assert made.returncode == 0, made.stderr
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(root / "source")
+        settings = json.loads(zf.read("ravine-gradescope.json"))
+    assert settings["seed"] == 11 and "secret" not in settings and settings["secret_b64"]
+    run_autograder = root / "source" / "run_autograder"
+    # the submission: s002's handout, answers filled with s002's numbers; Gradescope's metadata names her
+    (root / "submission").mkdir()
+    shutil.copy(nb / "s002.ipynb", root / "submission" / "hw.ipynb")
+    fill_answers(root / "submission" / "hw.ipynb", secret, "s002")
+    (root / "submission_metadata.json").write_text(json.dumps({"users": [{"email": "Alan@Example.org"}]}))
+    # `ravine` as setup.sh would install it: the zip's own copy of the source
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ravine").write_text(f"#!/bin/sh\nexec {sys.executable} -m grader \"$@\"\n")
+    (bin_dir / "ravine").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "PYTHONPATH": str(root / "source" / "ravine-src")}
+    proc = subprocess.run(["bash", str(run_autograder), str(root)], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    tests = {t["part"]: t for t in data["tests"]}
+    import problems
+    graded = [p for p in tests if "." in p and problems.part(p).kind not in ("text", "implementation")]
+    assert len(graded) >= 20
+    assert all(tests[p]["status"] == "passed" for p in graded), \
+        [(p, tests[p]["output"]) for p in graded if tests[p]["status"] != "passed"]
+    assert "secret mismatch" not in data["output"]
+    # the stubs raise NotImplementedError: no implementation points
+    assert tests["sgd_step"]["score"] == 0
+
+
+def test_gradescope_refuses_bad_settings_with_one_line(tmp_path):
+    zip_path = tmp_path / "a.zip"
+    for args, message in [
+        (["--seed", "-1"], "--seed must be a whole number from 0 to 9223372036854775807, got -1"),
+        (["--seed", "1", "--timeout", "-5"], "--timeout must be a positive, finite number of seconds, got -5.0"),
+        (["--seed", "1", "--timeout", "inf"], "--timeout must be a positive, finite number of seconds, got inf"),
+        (["--seed", "1", "--timeout", "nan"], "--timeout must be a positive, finite number of seconds, got nan"),
+        (["--seed", "1", "--file", "hw.txt"],
+         "--file must name a .py or .ipynb file (what students submit), got 'hw.txt'"),
+        (["--seed", "1", "--file", "sub/hw.py"],
+         "--file must be a file name such as hw.py or hw.ipynb (no directory), got 'sub/hw.py'"),
+    ]:
+        proc = ravine("gradescope", "--make-zip", str(zip_path), *args, timeout=60)
+        assert (proc.returncode, proc.stderr) == (2, f"ravine gradescope: {message}\n"), args
+        assert not zip_path.exists()
+    # settings edited by hand after the build: refused at the run, and the student gets a message
+    root = tmp_path / "root"
+    (root / "source").mkdir(parents=True)
+    (root / "submission").mkdir()
+    shutil.copy(EXAMPLES / "alice_correct.py", root / "submission" / "hw.py")
+    (root / "source" / "ravine-gradescope.json").write_text('{"seed": -1}')
+    proc = ravine("gradescope", "--root", str(root), timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "seed must be a whole number" in proc.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 0 and "misconfigured" in data["output"]

@@ -1,10 +1,15 @@
-"""Options shared by the commands that run student code."""
+"""Options shared by the commands that run student code, and their validation."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 
 from ..sandbox import Limits
+
+MAX_SEED = 2**63 - 1
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
 
 
 def add_limit_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,9 +22,39 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"address-space limit of the student's process (default {d.memory_bytes >> 20})")
 
 
+def seconds_problem(option: str, value: object) -> str | None:
+    """Why ``value`` is not a usable number of seconds (finite, positive), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return f"{option} must be a positive, finite number of seconds, got {value!r}"
+    return None
+
+
+def seed_problem(option: str, value: object) -> str | None:
+    """Why ``value`` is not a usable grading seed (a whole number from 0 to 2**63-1), or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        return f"{option} must be a whole number from 0 to {MAX_SEED}, got {value!r}"
+    return None
+
+
+def file_problem(option: str, value: object) -> str | None:
+    """Why ``value`` is not a submission file name (``hw.py``/``hw.ipynb``, no directory), or None."""
+    if not isinstance(value, str) or not value or "/" in value or "\\" in value or value in (".", ".."):
+        return f"{option} must be a file name such as hw.py or hw.ipynb (no directory), got {value!r}"
+    if not value.endswith(SUBMISSION_SUFFIXES):
+        return f"{option} must name a .py or .ipynb file (what students submit), got {value!r}"
+    return None
+
+
 def limits_from(args: argparse.Namespace) -> Limits:
-    for name in ("timeout", "load_timeout", "memory_mb"):
-        if getattr(args, name) <= 0:
-            raise SystemExit(f"ravine: --{name.replace('_', '-')} must be positive")
+    """The limits of the command line; a bad value is a one-line usage error (exit 2)."""
+    prefix = f"ravine {args.command}" if getattr(args, "command", None) else "ravine"
+    problems = [seconds_problem(f"--{name.replace('_', '-')}", getattr(args, name))
+                for name in ("timeout", "load_timeout")]
+    if args.memory_mb <= 0:
+        problems.append(f"--memory-mb must be positive, got {args.memory_mb}")
+    for problem in problems:
+        if problem:
+            print(f"{prefix}: {problem}", file=sys.stderr)
+            raise SystemExit(2)
     return Limits(function_timeout=args.timeout, load_timeout=args.load_timeout,
                   memory_bytes=int(args.memory_mb) << 20)
