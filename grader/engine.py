@@ -278,6 +278,36 @@ def unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
+def _file_digest(path: Path) -> str | None:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _batch_extra(batch: str | None, digest: str | None) -> dict[str, Any]:
+    return {"batch": batch, "file_sha256": digest} if batch else {}
+
+
+def _graded_before(folder: Path, batch: str | None, digest: str | None) -> SubmissionResult | None:
+    """The result in ``folder``/results.json if this batch wrote it for this very file, else None."""
+    import json
+
+    if not batch or digest is None:
+        return None
+    try:
+        data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        extra = data.get("extra_data") or {}
+        if extra.get("batch") != batch or extra.get("file_sha256") != digest \
+                or extra.get("submission") != folder.name:
+            return None
+        return SubmissionResult.from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def _shared_roster_ids(paths: Sequence[Path], answers: AnswerKey | None) -> dict[Path, str]:
     """Files that map to the same roster id as another file, each with a one-line note.
 
@@ -346,11 +376,15 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
                 limits: Limits = Limits(), rejected: Iterable[tuple[Path, str]] = (),
                 answers: AnswerKey | None = None,
                 progress: Callable[[str], None] | None = None,
-                answer_budget: float | None = None) -> BatchResult:
+                answer_budget: float | None = None, batch: str | None = None,
+                resume: bool = False) -> BatchResult:
     """Grade every path, writing DIR/<name>/results.json and DIR/gradebook.csv as results arrive.
 
     The gradebook is rewritten atomically after each submission, so an
-    interrupted batch keeps everything graded so far.
+    interrupted batch keeps everything graded so far.  Each results.json records
+    ``batch`` (an id of the batch's settings, kept in grading.json) and the SHA-256
+    of the submitted file; with ``resume``, a submission whose results.json has
+    both the same is not graded again.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     checks = build_checks(seed=seed)
@@ -384,23 +418,44 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
         say(f"[{len(done)}/{len(all_paths)}] {result.submission}: "
             f"{result.score:g}/{result.max_score:g} ({result.seconds:.2f} s)")
 
+    digests = {str(p): _file_digest(p) for p in all_paths}
+
+    def grade_one(p: Path) -> SubmissionResult:
+        r = grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers,
+                             answer_budget=answer_budget)
+        r.extra.update(_batch_extra(batch, digests[str(p)]))
+        return r
+
     for p, reason in rejected:
-        record(SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"]))
+        r = SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"])
+        r.extra.update(_batch_extra(batch, digests[str(p)]))
+        record(r)
+
+    todo = []
+    for p in paths:
+        before = _graded_before(out_dir / name_of[str(p)], batch, digests[str(p)]) if resume else None
+        if before is None:
+            todo.append(p)
+            continue
+        done.append(before)
+        say(f"[{len(done)}/{len(all_paths)}] {before.submission}: {before.score:g}/{before.max_score:g} "
+            "(graded before, same file and settings: kept)")
 
     if jobs <= 1:
-        for p in paths:
-            record(grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers,
-                                    answer_budget=answer_budget))
+        for p in todo:
+            record(grade_one(p))
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_submission, p, checks, limits=limits, name=name_of[str(p)],
-                                   answers=answers, answer_budget=answer_budget) for p in paths]
+            futures = [pool.submit(grade_one, p) for p in todo]
             for fut in as_completed(futures):
                 record(fut.result())
 
     # Final pass from memory: whatever a submission's process may have written into the
     # output directory meanwhile, the files on disk end up equal to the grader's verdicts.
     order = {n: i for i, n in enumerate(names)}
+    # As written to results.json (scores to 6 decimals): the gradebook is then the same whether a
+    # result was graded now or kept from an interrupted run (--resume).
+    done = [SubmissionResult.from_dict(r.to_dict()) for r in done]
     done.sort(key=lambda r: order.get(r.submission, len(order)))
     for r in done:
         try:

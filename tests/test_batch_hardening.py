@@ -362,3 +362,97 @@ def test_gradescope_refuses_bad_settings_with_one_line(tmp_path):
     assert proc.stderr.count("\n") == 1 and "seed must be a whole number" in proc.stderr
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "misconfigured" in data["output"]
+
+
+BATCH = ["alice_correct.py", "dave_mistakes.py", "erin_torch_nesterov.py", "bob_polyak.py",
+         "grace_syntax_error.py", "heidi_broken.ipynb", "carol_notebook.ipynb"]
+
+
+def test_a_killed_batch_resumes_to_the_same_gradebook(tmp_path):
+    import os
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if k != "RAVINE_SEED"}
+    files = [str(EXAMPLES / f) for f in BATCH]
+    out = tmp_path / "killed"
+    # no --seed: the seed must survive the kill in grading.json
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", *files, "--out", str(out), "--no-report"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("[2/"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, seen
+    manifest = json.loads((out / "grading.json").read_text())
+    assert manifest["state"] == "grading" and isinstance(manifest["seed"], int)
+    graded_before = sorted(p.parent.name for p in out.glob("*/results.json"))
+    assert 2 <= len(graded_before) < len(BATCH)
+    # the killed run's scratch folder is still there (SIGKILL cannot be caught) ...
+    leftover = list(Path(tempfile_dir()).glob(f"ravine-batch-{proc.pid}-*"))
+
+    again = ravine("grade", *files, "--out", str(out), "--no-report", env=env)
+    assert again.returncode == 2 and "holds another batch" in again.stderr  # neither --resume nor --force
+    resumed = ravine("grade", *files, "--out", str(out), "--no-report", "--resume", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr.count("graded before, same file and settings: kept") == len(graded_before)
+    # ... and the next batch removed it
+    assert leftover and not any(p.exists() for p in leftover)
+
+    fresh = tmp_path / "fresh"
+    whole = ravine("grade", *files, "--out", str(fresh), "--no-report", "--seed", str(manifest["seed"]), env=env)
+    assert whole.returncode == 0, whole.stderr
+    assert (out / "gradebook.csv").read_bytes() == (fresh / "gradebook.csv").read_bytes()
+    assert json.loads((out / "grading.json").read_text())["state"] == "complete"
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def test_resume_refuses_other_settings_and_a_changed_file_is_regraded(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(EXAMPLES / "alice_correct.py", subs / "a.py")
+    shutil.copy(EXAMPLES / "dave_mistakes.py", subs / "b.py")
+    out = tmp_path / "out"
+    first = ravine("grade", str(subs), "--out", str(out), "--no-report", "--seed", "8")
+    assert first.returncode == 0, first.stderr
+    other = ravine("grade", str(subs), "--out", str(out), "--no-report", "--resume", "--seed", "9")
+    assert other.returncode == 2
+    assert other.stderr == (f"ravine grade: the batch in {out} was graded with other settings (seed); give the "
+                            "same ones to --resume, or --force to grade from scratch\n")
+    shutil.copy(EXAMPLES / "alice_correct.py", subs / "b.py")  # b.py changed since
+    again = ravine("grade", str(subs), "--out", str(out), "--no-report", "--resume")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("kept") == 1 and "[1/2] a: 51/51 (graded before" in again.stderr
+    assert [r["total"] for r in gradebook(out)] == ["51", "51"]
+
+
+def test_regrading_fewer_files_with_force_keeps_no_old_folder(tmp_path):
+    out = tmp_path / "out"
+    two = ravine("grade", str(EXAMPLES / "alice_correct.py"), str(EXAMPLES / "dave_mistakes.py"),
+                 "--out", str(out), "--seed", "3")
+    assert two.returncode == 0, two.stderr
+    one = ravine("grade", str(EXAMPLES / "alice_correct.py"), "--out", str(out), "--seed", "3", "--force")
+    assert one.returncode == 0, one.stderr
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["alice_correct"]
+    assert [r["submission"] for r in gradebook(out)] == ["alice_correct"]
+    report = ravine("report", str(out))
+    assert report.returncode == 0 and "1 submission" in report.stdout, report.stdout
+    # --force never deletes what ravine did not write
+    (out / "notes.txt").write_text("mine")
+    refused = ravine("grade", str(EXAMPLES / "alice_correct.py"), "--out", str(out), "--force")
+    assert refused.returncode == 2 and "ravine did not write (such as notes.txt)" in refused.stderr
+    assert (out / "notes.txt").read_text() == "mine"
+    # a non-empty directory without a batch is refused
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "x").write_text("")
+    proc = ravine("grade", str(EXAMPLES / "alice_correct.py"), "--out", str(plain))
+    assert proc.returncode == 2 and proc.stderr == f"ravine grade: {plain} is not empty: choose a new or empty directory\n"
