@@ -17,6 +17,7 @@ import binascii
 import json
 import os
 import stat
+import tempfile
 import traceback
 import zipfile
 from pathlib import Path
@@ -98,17 +99,18 @@ def config_problem(config: Any) -> str | None:
         problem = seconds_problem("timeout", config["timeout"])
     if problem is None and "file" in config:
         problem = file_problem("file", config["file"])
-    if problem is None and ("students" in config or "secret_b64" in config or "secret" in config):
-        students = config.get("students")
-        if not isinstance(students, dict) or not students or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in students.items()):
-            return "students must map e-mails to roster ids"
+    if problem is None:
         try:
             secret = config_secret(config)
         except ValueError as exc:
             return str(exc)
-        if secret is None:
-            return "a roster needs the course secret (secret_b64)"
+        if "students" in config:  # a secret alone is unused: per-student numbers need the roster
+            students = config["students"]
+            if not isinstance(students, dict) or not students or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in students.items()):
+                return "students must map e-mails to roster ids"
+            if secret is None:
+                return "a roster needs the course secret (secret_b64)"
     return problem
 
 
@@ -179,8 +181,6 @@ def _answer_key(submission_dir: Path, config: dict[str, Any]) -> Any:
 def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeout: float | None = None,
                         students: dict[str, str] | None = None, secret: bytes | None = None) -> Path:
     """Write the autograder zip: setup.sh, run_autograder, settings and ravine's source."""
-    from . import __version__
-
     roots = {}
     for name in ("grader", "problems", "solvers"):
         module = __import__(name)
@@ -200,6 +200,25 @@ def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeou
     if problem:
         raise ValueError(problem)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # Built next to its destination, then renamed: a failed build leaves no half zip behind.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        _write_zip(Path(tmp_name), config, roots)
+        os.chmod(tmp_name, 0o600)  # it holds the seed of the hidden checks
+        os.replace(tmp_name, out)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    return out
+
+
+def _write_zip(out: Path, config: dict[str, Any], roots: dict[str, Path]) -> None:
+    from . import __version__
+
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         def add_text(name: str, text: str, executable: bool = False) -> None:
             info = zipfile.ZipInfo(name)
@@ -216,5 +235,3 @@ def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeou
             for p in sorted(root.rglob("*")):
                 if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".json", ".md", ".txt"):
                     add_text(f"ravine-src/{name}/{p.relative_to(root).as_posix()}", p.read_text(encoding="utf-8"))
-    os.chmod(out, 0o600)  # it holds the seed of the hidden checks
-    return out
