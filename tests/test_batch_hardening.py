@@ -458,3 +458,26 @@ def test_regrading_fewer_files_with_force_keeps_no_old_folder(tmp_path):
     (plain / "x").write_text("")
     proc = ravine("grade", str(EXAMPLES / "alice_correct.py"), "--out", str(plain))
     assert proc.returncode == 2 and proc.stderr == f"ravine grade: {plain} is not empty: choose a new or empty directory\n"
+
+
+def test_grade_refuses_bad_seeds_and_limits_with_one_line(tmp_path):
+    import os
+
+    alice = str(EXAMPLES / "alice_correct.py")
+    for args, env, message in [
+        (["--seed", "-1"], {}, "--seed must be a whole number from 0 to 9223372036854775807, got -1"),
+        ([], {"RAVINE_SEED": "-1"}, "RAVINE_SEED must be a whole number from 0 to 9223372036854775807, got -1"),
+        (["--timeout", "inf"], {}, "--timeout must be a positive, finite number of seconds, got inf"),
+        (["--timeout", "nan"], {}, "--timeout must be a positive, finite number of seconds, got nan"),
+        (["--load-timeout", "0"], {}, "--load-timeout must be a positive, finite number of seconds, got 0.0"),
+        (["--resume", "--force"], {}, None),
+    ]:
+        out = tmp_path / "o"
+        proc = ravine("grade", alice, "--out", str(out), *args, timeout=60,
+                      env={**{k: v for k, v in os.environ.items() if k != "RAVINE_SEED"}, **env})
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (args, proc.stderr)
+        if message:
+            assert proc.stderr == f"ravine grade: {message}\n"
+        else:
+            assert "not allowed with argument" in proc.stderr
+        assert not out.exists() or not any(out.iterdir())

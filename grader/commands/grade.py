@@ -144,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
         "settings": settings,
         "limits": settings["limits"],
     }
+    if previous is not None:
+        manifest["graded_at"] = previous.get("graded_at", manifest["graded_at"])
+        manifest["resumed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
     # grading.json holds the seed of the hidden checks: it is for the instructor, never for students.
     # Written before the first submission is graded, so a killed batch keeps its seed (--resume).
     try:
