@@ -481,3 +481,27 @@ def test_grade_refuses_bad_seeds_and_limits_with_one_line(tmp_path):
         else:
             assert "not allowed with argument" in proc.stderr
         assert not out.exists() or not any(out.iterdir())
+
+
+def test_sigterm_removes_the_scratch_folder_and_keeps_the_results(tmp_path):
+    import os
+    import signal
+
+    files = [str(EXAMPLES / f) for f in BATCH]
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", *files, "--out", str(out), "--no-report",
+                             "--seed", "6"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("[1/"):
+            assert list(Path(tempfile_dir()).glob(f"ravine-batch-{proc.pid}-*"))  # in use
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in rest, rest
+    assert "terminated; the results written so far are kept" in rest
+    assert not list(Path(tempfile_dir()).glob(f"ravine-batch-{proc.pid}-*"))
+    assert json.loads((out / "grading.json").read_text())["seed"] == 6
+    assert len(list(out.glob("*/results.json"))) >= 1
+    assert os.path.exists(out / "gradebook.csv")

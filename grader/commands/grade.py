@@ -9,6 +9,7 @@ import math
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     preload(report=not args.no_report, symbolic=any(p.suffix == ".ipynb" for p in paths))
     print(f"ravine grade: {len(paths) + len(rejected)} submission(s), jobs={args.jobs}"
           + (", resuming" if previous is not None else ""), file=sys.stderr)
+    signal.signal(signal.SIGTERM, _on_sigterm)  # `kill PID`: clean up like Ctrl-C, keep what is written
     with batch_scratch():
         result = grade_batch(paths, out, seed=seed, jobs=args.jobs, limits=limits, rejected=rejected,
                              answers=answers, answer_budget=args.answer_budget, batch=batch,
@@ -173,6 +175,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nWrote {out}/<name>/results.json, {out}/gradebook.csv"
           + ("" if args.no_report else f", {out}/report.md, {out}/report.png"), file=sys.stderr)
     return 0
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    print("ravine grade: terminated; the results written so far are kept (--resume finishes the batch)",
+          file=sys.stderr)
+    raise SystemExit(128 + signum)
 
 
 def _ravine_folder(path: Path) -> bool:
