@@ -1,7 +1,12 @@
 """The symbolic worker: a child process that runs SymPy on formulas, one JSON line per request.
 
-Started by :class:`grader.equivalence.SymbolicWorker`, killed when a request
-takes too long (SymPy's simplify can run for minutes).  It receives the raw
+Started by :class:`grader.equivalence.SymbolicWorker` as ``python -I -S`` (no
+environment variables, no user site, no ``.pth`` files), before any student
+code runs.  It imports SymPy and every grader module it uses at its start and
+refuses later imports of ravine's packages.  A request carries its
+``timeout``: SIGALRM interrupts SymPy (whose simplify can run for minutes) and
+the answer is ``{"error": "timed out"}``; the grader kills a worker that does
+not answer shortly after.  It receives the raw
 formula *texts* and the symbol table and re-parses them with the safe parser
 (:mod:`grader.formula`), so nothing but data crosses the pipe and nothing is
 ``eval``-ed.
@@ -109,14 +114,51 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
     return {"error": f"unknown op {req.get('op')!r}"}
 
 
+class _TimedOut(BaseException):
+    """Raised by SIGALRM inside SymPy; a BaseException so that no ``except Exception`` eats it."""
+
+
+class _NoLateImports:
+    """A meta-path finder that refuses to import ravine's own packages after the start.
+
+    Everything of ``grader``/``problems``/``solvers`` the worker needs is imported before it
+    says ready (before any student code has run); a later import of one of them could only be
+    a file planted since.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".", 1)[0] in ("grader", "problems", "solvers"):
+            raise ImportError(f"{name}: ravine's modules are imported at the worker's start only")
+        return None
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _TimedOut()
+
+
 def main() -> None:
+    import signal
+
     import sympy  # noqa: F401  (pay the import before saying ready)
 
+    import grader.formula  # noqa: F401  (every grader module handle() uses, eagerly)
+
+    sys.meta_path.insert(0, _NoLateImports())
     sys.setrecursionlimit(5000)
+    signal.signal(signal.SIGALRM, _on_alarm)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         try:
-            out = handle(json.loads(line))
+            req = json.loads(line)
+            timeout = float(req.get("timeout") or 0)
+            if timeout > 0:
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                out = handle(req)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _TimedOut:
+            out = {"error": "timed out"}
         except Exception as exc:  # a failed request is an answer, never a dead worker
             out = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         print(json.dumps(out), flush=True)

@@ -12,8 +12,11 @@ student replaces it (see :mod:`grader.answers` for how answers are read).
 Roster CSV: a header row with the column ``id`` (required) and optionally
 ``name`` and ``email``; one student per row.  Ids must be unique and made of
 letters, digits and ``. _ @ -`` (they name the notebook files ``<id>.ipynb``).
-The notebook metadata ``ravine.student_id`` is for convenience only: the
-grader recomputes every number from the roster id and the course secret.
+Ids that differ only in case are refused (``S001.ipynb`` and ``s001.ipynb`` are one
+file on a case-insensitive file system).  The notebook metadata ``ravine.student_id``
+is for convenience only: the grader recomputes every number from the roster id and
+the course secret.  ``ravine.secret_fingerprint`` (:func:`secret_fingerprint`) lets
+``ravine grade`` warn when it is given another secret than the one the handout was made with.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = ["Student", "RosterError", "read_roster", "load_roster", "read_secret", "assign", "build_notebook", "write_notebook",
+           "secret_fingerprint",
            "STUBS", "ASSIGNMENT"]
 
 ASSIGNMENT = "sgd-momentum-nesterov"
@@ -66,6 +70,7 @@ def read_roster(text: str, *, source: str = "roster") -> list[Student]:
     col = {h: i for i, h in enumerate(header)}
     students: list[Student] = []
     seen: dict[str, int] = {}
+    folded: dict[str, tuple[str, int]] = {}
     for lineno, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
             raise RosterError(f"{source}: line {lineno}: {len(row)} fields, expected "
@@ -77,12 +82,31 @@ def read_roster(text: str, *, source: str = "roster") -> list[Student]:
         if sid in seen:
             raise RosterError(f"{source}: line {lineno}: duplicate id {sid!r} (first on line "
                               f"{seen[sid]})")
+        if sid.lower() in folded:
+            first, line = folded[sid.lower()]
+            raise RosterError(f"{source}: line {lineno}: id {sid!r} differs from {first!r} (line {line}) "
+                              "only in case; their notebooks would be one file on a case-insensitive "
+                              "file system")
         seen[sid] = lineno
+        folded[sid.lower()] = (sid, lineno)
         students.append(Student(sid, row[col["name"]].strip() if "name" in col else "",
                                 row[col["email"]].strip() if "email" in col else ""))
     if not students:
         raise RosterError(f"{source}: the roster has a header but no students")
     return students
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """A short public tag of the course secret (8 hex digits), stored in every handout.
+
+    HMAC-SHA256 with a fixed label as the message: it tells two secrets apart and gives
+    nothing a student could not already test against their own notebook's numbers (which are
+    HMACs of the same secret).  Never the secret itself.
+    """
+    import hashlib
+    import hmac
+
+    return hmac.new(bytes(secret), b"ravine secret fingerprint v1", hashlib.sha256).hexdigest()[:8]
 
 
 def load_course(roster: str | None, secret_file: str | None) -> tuple[list[Student], bytes]:
@@ -204,7 +228,8 @@ def _symbols_md(part: Any) -> str:
     return f" Names: {', '.join(f'`{n}`' for n in names)}." if names else ""
 
 
-def build_notebook(student: Student | None, seed: bytes | None, *, filename: str) -> Any:
+def build_notebook(student: Student | None, seed: bytes | None, *, filename: str,
+                   fingerprint: str | None = None) -> Any:
     """The notebook (an ``nbformat`` node, validated) for one student (None: generic)."""
     import nbformat
     from nbformat import v4
@@ -258,6 +283,8 @@ def build_notebook(student: Student | None, seed: bytes | None, *, filename: str
     meta: dict[str, Any] = {"assignment": ASSIGNMENT, "format": 1}
     if student is not None:
         meta["student_id"] = student.id  # convenience only; the grader uses the roster
+    if fingerprint is not None:
+        meta["secret_fingerprint"] = fingerprint  # `grade` warns when its secret has another one
     nb = v4.new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
@@ -301,9 +328,10 @@ def assign(out: Path, students: Sequence[Student] | None, secret: bytes | None) 
         return [path]
     if not secret:
         raise ValueError("a roster needs the course secret (--secret-file)")
+    fingerprint = secret_fingerprint(secret)
     for st in students:
         path = out / f"{st.id}.ipynb"
-        nb = build_notebook(st, student_seed(secret, st.id), filename=path.name)
+        nb = build_notebook(st, student_seed(secret, st.id), filename=path.name, fingerprint=fingerprint)
         write_notebook(nb, path)
         paths.append(path)
     return paths

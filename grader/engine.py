@@ -64,7 +64,38 @@ def _is_assignment(notebook: Any) -> bool:
     return False
 
 
-def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[TestResult]:
+FINGERPRINT_NOTE = "secret mismatch"
+
+
+def _check_fingerprint(sub: Any, key: AnswerKey, messages: list[str]) -> None:
+    """A handout made with another course secret than the one given: its numbers are not these."""
+    from .assign import secret_fingerprint
+
+    meta = sub.notebook.metadata.get("ravine") if hasattr(sub.notebook, "metadata") else None
+    stored = meta.get("secret_fingerprint") if isinstance(meta, dict) else None
+    if not isinstance(stored, str) or key.secret is None:
+        return
+    mine = secret_fingerprint(key.secret)
+    if stored != mine:
+        messages.append(f"{FINGERPRINT_NOTE}: this notebook was made with another course secret "
+                        f"(fingerprint {stored[:16]!r}, the secret given has {mine}); its answers were "
+                        "graded with the given secret's numbers")
+
+
+def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str],
+                  budget: float | None = None) -> list[TestResult]:
+    from .answers import OVER_BUDGET_TAG
+
+    tests = _graded_answers(sub, key, messages, budget)
+    late = [t.part for t in tests if OVER_BUDGET_TAG in t.tags]
+    if late:
+        messages.append(f"{len(late)} answer part(s) ({', '.join(late)}) need manual review: not decided "
+                        "within the notebook's answer-grading budget")
+    return tests
+
+
+def _graded_answers(sub: Any, key: AnswerKey | None, messages: list[str],
+                    budget: float | None) -> list[TestResult]:
     from .answers import grade_answers
 
     if sub.kind != "ipynb" or sub.notebook is None:
@@ -86,11 +117,13 @@ def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str]) -> list[
                 t.score, t.status = 0.0, "error"
                 t.output = "Not graded: the file name matches no roster id."
             return tests
+        _check_fingerprint(sub, key, messages)
     elif isinstance(sub.notebook.metadata.get("ravine", {}).get("student_id"), str):
         messages.append("Answer parts graded with the generic numbers: pass --roster and --secret-file "
                         "to grade each student's own numbers.")
     return grade_answers(sub.notebook, student_id=student,
-                         secret=key.secret if student is not None and key is not None else None)
+                         secret=key.secret if student is not None and key is not None else None,
+                         budget=budget)
 
 
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
@@ -120,7 +153,8 @@ def _not_graded(checks: Sequence[Check], reason: str) -> list[TestResult]:
 
 def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limits = Limits(),
                      name: str | None = None, trajectories: dict[str, Any] | None = None,
-                     answers: AnswerKey | None = None, answer_parts: bool = True) -> SubmissionResult:
+                     answers: AnswerKey | None = None, answer_parts: bool = True,
+                     answer_budget: float | None = None) -> SubmissionResult:
     """Grade one submission with the given checks; every failure is a value, never an exception.
 
     ``answer_parts=False`` leaves a notebook's answer parts ungraded (``ravine check``
@@ -170,9 +204,10 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
     for f in forbidden:
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
     if answer_parts:
-        tests += _answer_tests(sub, answers, messages)
-    return SubmissionResult(display, tests, messages, stdout=stdout,
-                            seconds=time.perf_counter() - start)
+        tests += _answer_tests(sub, answers, messages, answer_budget)
+    seconds = time.perf_counter() - start
+    return SubmissionResult(display, tests, messages, stdout=stdout, seconds=seconds,
+                            visible_seconds=max(0.0, seconds - (hidden_run.seconds if hidden_run else 0.0)))
 
 
 def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -> tuple[Any, Any]:
@@ -216,11 +251,25 @@ _RESERVED_NAMES = frozenset({"gradebook.csv", "grading.json", "report.md", "repo
 _UNSAFE_CHARS = re.compile(r"[^\w.+-]")
 
 
+# A folder name is capped in bytes, not characters: file systems limit a name to 255 bytes, and
+# 100 CJK characters are 300 bytes of UTF-8.  100 bytes leave room for "-NNN" and for
+# atomic_write's ".results.json.XXXXXXXX" temporary files.
+MAX_NAME_BYTES = 100
+
+
+def _cap_bytes(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 encoding (surrogates escaped) fits in ``limit`` bytes."""
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
 def _safe_name(stem: str) -> str:
     """A submission's folder name: word characters, '.', '+', '-' only; no leading '.', '+' or
-    '-' (so never '.' or '..', nor a spreadsheet formula), at most 100 characters, never one of
-    the batch's own files."""
-    name = _UNSAFE_CHARS.sub("_", stem).lstrip(".+-")[:100] or "submission"
+    '-' (so never '.' or '..', nor a spreadsheet formula), at most ``MAX_NAME_BYTES`` bytes of
+    UTF-8, never one of the batch's own files."""
+    name = _cap_bytes(_UNSAFE_CHARS.sub("_", stem).lstrip(".+-"), MAX_NAME_BYTES) or "submission"
     if name.lower() in _RESERVED_NAMES:
         name = name + "_submission"
     return name
@@ -243,6 +292,92 @@ def unique_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _batch_extra(batch: str | None, digest: str | None) -> dict[str, Any]:
+    return {"batch": batch, "file_sha256": digest} if batch else {}
+
+
+def _graded_before(folder: Path, batch: str | None, digest: str | None) -> SubmissionResult | None:
+    """The result in ``folder``/results.json if this batch wrote it for this very file, else None."""
+    import json
+
+    if not batch or digest is None:
+        return None
+    try:
+        data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        extra = data.get("extra_data") or {}
+        if extra.get("batch") != batch or extra.get("file_sha256") != digest \
+                or extra.get("submission") != folder.name:
+            return None
+        return SubmissionResult.from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _shared_roster_ids(paths: Sequence[Path], answers: AnswerKey | None) -> dict[Path, str]:
+    """Files that map to the same roster id as another file, each with a one-line note.
+
+    ``s001.ipynb`` and ``s001_final.ipynb`` both get s001's numbers: one of them may be another
+    student's work under a borrowed name, so the instructor is told instead of grading silently.
+    """
+    if answers is None or not answers.roster:
+        return {}
+    by_id: dict[str, list[Path]] = {}
+    for p in paths:
+        sid = answers.student_for(p.stem)
+        if sid is not None:
+            by_id.setdefault(sid, []).append(p)
+    out: dict[Path, str] = {}
+    for sid, group in by_id.items():
+        if len(group) > 1:
+            names = ", ".join(p.name for p in group)
+            note = (f"several files map to roster id {sid} ({names}); each was graded with {sid}'s "
+                    "numbers: check whose work each one is")
+            for p in group:
+                out[p] = note
+    return out
+
+
+# Every module the grader may import while or after student code runs.  ``preload`` imports them
+# before the first child starts: a module imported lazily later would be read from disk after a
+# submission had its chance to rewrite it (in the modes where a child can write the grader's files).
+PRELOAD = ("grader.answers", "grader.derivcheck", "grader.equivalence", "grader.formula", "grader.report",
+           "grader.results", "grader.checks", "grader.submission", "grader.assign",
+           "problems", "problems.registry", "problems.bank", "problems.spec", "problems.variants",
+           "problems.update_rules", "problems.checkspec", "solvers.rules", "solvers.rollout",
+           "solvers.objectives", "solvers.numeric", "nbformat")
+PRELOAD_REPORT = ("grader.plots", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
+
+
+def preload(*, report: bool = False, symbolic: bool = False) -> None:
+    """Import every grader module now and, with ``symbolic``, start the SymPy worker now.
+
+    Called once before a batch's first submission.  The worker imports SymPy and the grader's
+    formula modules at its start (``grader._symworker``), so it, too, reads them before any
+    student code has run.
+    """
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    if report:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        for name in PRELOAD_REPORT:
+            importlib.import_module(name)
+    if symbolic:
+        from .equivalence import start_worker
+
+        start_worker()
+
+
 @dataclass
 class BatchResult:
     results: list[SubmissionResult]
@@ -252,12 +387,17 @@ class BatchResult:
 def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 1,
                 limits: Limits = Limits(), rejected: Iterable[tuple[Path, str]] = (),
                 answers: AnswerKey | None = None,
-                progress: Callable[[str], None] | None = None, feedback: bool = False) -> BatchResult:
+                progress: Callable[[str], None] | None = None,
+                answer_budget: float | None = None, batch: str | None = None,
+                resume: bool = False, feedback: bool = False) -> BatchResult:
     """Grade every path, writing DIR/<name>/results.json and DIR/gradebook.csv as results arrive.
 
     The gradebook is rewritten atomically after each submission, so an
-    interrupted batch keeps everything graded so far.  With ``feedback`` each
-    submission also gets DIR/<name>/feedback.html (see :mod:`grader.feedback`).
+    interrupted batch keeps everything graded so far.  Each results.json records
+    ``batch`` (an id of the batch's settings, kept in grading.json) and the SHA-256
+    of the submitted file; with ``resume``, a submission whose results.json has
+    both the same is not graded again.  With ``feedback`` each submission also
+    gets DIR/<name>/feedback.html (see :mod:`grader.feedback`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     checks = build_checks(seed=seed)
@@ -277,41 +417,81 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
         from .feedback import render_feedback  # in the main thread only: matplotlib is not thread-safe
 
         page = render_feedback(result.to_dict(), trajectories=trajectories)
-        report.atomic_write(out_dir / result.submission / "feedback.html", page)
+        try:
+            report.atomic_write(out_dir / result.submission / "feedback.html", page)
+        except OSError:
+            return  # the unwritable folder is reported with its results.json
         pages[result.submission] = (hashlib.sha256(page.encode("utf-8", "replace")).hexdigest(), trajectories)
 
+    shared = _shared_roster_ids(paths, answers)
+    notes = {name_of[str(p)]: note for p, note in shared.items()}
+    for note in dict.fromkeys(shared.values()):
+        say(f"ravine grade: warning: {note}")
+
     def record(result: SubmissionResult, trajectories: dict[str, Any] | None = None) -> None:
+        if result.submission in notes:
+            result.messages.insert(0, notes[result.submission])
+        for m in result.messages:
+            if m.startswith(FINGERPRINT_NOTE):
+                say(f"ravine grade: warning: {result.submission}: {m}")
         done.append(result)
-        report.write_submission(out_dir, result)
+        try:
+            report.write_submission(out_dir, result)
+        except OSError as exc:  # one unwritable folder must not end the batch
+            note = f"results.json not written: {exc.strerror or exc}"
+            result.messages.append(note)
+            say(f"ravine grade: {result.submission}: {note}")
         if feedback:
             write_page(result, trajectories)
         report.write_gradebook(out_dir / "gradebook.csv", done)
         say(f"[{len(done)}/{len(all_paths)}] {result.submission}: "
             f"{result.score:g}/{result.max_score:g} ({result.seconds:.2f} s)")
 
-    for p, reason in rejected:
-        record(SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"]))
+    digests = {str(p): _file_digest(p) for p in all_paths}
 
-    def one(p: Path) -> tuple[SubmissionResult, dict[str, Any] | None]:
+    def grade_one(p: Path) -> tuple[SubmissionResult, dict[str, Any] | None]:
         trajectories: dict[str, Any] | None = {} if feedback else None
-        return grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers,
-                                trajectories=trajectories), trajectories
+        r = grade_submission(p, checks, limits=limits, name=name_of[str(p)], answers=answers,
+                             answer_budget=answer_budget, trajectories=trajectories)
+        r.extra.update(_batch_extra(batch, digests[str(p)]))
+        return r, trajectories
+
+    for p, reason in rejected:
+        r = SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"])
+        r.extra.update(_batch_extra(batch, digests[str(p)]))
+        record(r)
+
+    todo = []
+    for p in paths:
+        before = _graded_before(out_dir / name_of[str(p)], batch, digests[str(p)]) if resume else None
+        if before is None:
+            todo.append(p)
+            continue
+        done.append(before)
+        say(f"[{len(done)}/{len(all_paths)}] {before.submission}: {before.score:g}/{before.max_score:g} "
+            "(graded before, same file and settings: kept)")
 
     if jobs <= 1:
-        for p in paths:
-            record(*one(p))
+        for p in todo:
+            record(*grade_one(p))
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(one, p) for p in paths]
+            futures = [pool.submit(grade_one, p) for p in todo]
             for fut in as_completed(futures):
                 record(*fut.result())
 
     # Final pass from memory: whatever a submission's process may have written into the
     # output directory meanwhile, the files on disk end up equal to the grader's verdicts.
     order = {n: i for i, n in enumerate(names)}
+    # As written to results.json (scores to 6 decimals): the gradebook is then the same whether a
+    # result was graded now or kept from an interrupted run (--resume).
+    done = [SubmissionResult.from_dict(r.to_dict()) for r in done]
     done.sort(key=lambda r: order.get(r.submission, len(order)))
     for r in done:
-        report.write_submission(out_dir, r)
+        try:
+            report.write_submission(out_dir, r)
+        except OSError:
+            pass  # already reported by record()
         if r.submission in pages:
             digest, trajectories = pages[r.submission]
             try:

@@ -12,9 +12,12 @@ students).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import stat
+import tempfile
 import traceback
 import zipfile
 from pathlib import Path
@@ -22,7 +25,8 @@ from typing import Any
 
 from .results import SubmissionResult
 
-__all__ = ["find_submission", "grade_gradescope", "make_autograder_zip", "CONFIG_NAME"]
+__all__ = ["find_submission", "grade_gradescope", "make_autograder_zip", "config_problem", "config_secret",
+           "CONFIG_NAME"]
 
 CONFIG_NAME = "ravine-gradescope.json"
 
@@ -35,10 +39,12 @@ python3 -m pip install /autograder/source/ravine-src
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for every submission.
-cd /autograder/source
-exec ravine gradescope --config /autograder/source/ravine-gradescope.json \\
-    --submission-dir /autograder/submission --results /autograder/results/results.json
+# Gradescope runs this for every submission, without arguments: the root is /autograder
+# (source/, submission/, results/).  An instructor may pass another root to try it locally.
+set -eu
+ROOT="${1:-/autograder}"
+cd "$ROOT/source"
+exec ravine gradescope --root "$ROOT"
 """
 
 PYPROJECT = """[build-system]
@@ -80,19 +86,61 @@ def find_submission(directory: Path, preferred: str | None = None) -> Path:
     return found[0]
 
 
+def config_problem(config: Any) -> str | None:
+    """Why the settings cannot grade (one line), or None.  Checked by --make-zip and at every run."""
+    from .commands._common import file_problem, seconds_problem, seed_problem
+
+    if not isinstance(config, dict):
+        return "the settings are not a JSON object"
+    if "seed" not in config:
+        return "no seed in the settings"
+    problem = seed_problem("seed", config["seed"])
+    if problem is None and "timeout" in config:
+        problem = seconds_problem("timeout", config["timeout"])
+    if problem is None and "file" in config:
+        problem = file_problem("file", config["file"])
+    if problem is None:
+        try:
+            secret = config_secret(config)
+        except ValueError as exc:
+            return str(exc)
+        if "students" in config:  # a secret alone is unused: per-student numbers need the roster
+            students = config["students"]
+            if not isinstance(students, dict) or not students or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in students.items()):
+                return "students must map e-mails to roster ids"
+            if secret is None:
+                return "a roster needs the course secret (secret_b64)"
+    return problem
+
+
+def config_secret(config: dict[str, Any]) -> bytes | None:
+    """The course secret as bytes: ``secret_b64`` (any bytes), or an older zip's text ``secret``."""
+    if "secret_b64" in config:
+        try:
+            secret = base64.b64decode(str(config["secret_b64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("secret_b64 is not base64") from None
+        return secret or None
+    if isinstance(config.get("secret"), str) and config["secret"]:
+        return config["secret"].encode("utf-8", "surrogateescape")
+    return None
+
+
 def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str, Any]) -> SubmissionResult | None:
     """Grade the submission in ``submission_dir`` and write Gradescope's results.json.
 
     Always writes a results.json, even when the grader itself fails, so the
     student sees a message instead of "autograder failed".
     """
-    from .engine import build_checks, grade_submission
+    from .engine import build_checks, grade_submission, preload
     from .report import atomic_write
     from .sandbox import Limits
 
     result: SubmissionResult | None = None
     try:
         path = find_submission(submission_dir, config.get("file"))
+        preload(symbolic=path.suffix == ".ipynb")  # before the student's code runs
         limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)))
         result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits,
                                   answers=_answer_key(submission_dir, config))
@@ -113,7 +161,8 @@ def _answer_key(submission_dir: Path, config: dict[str, Any]) -> Any:
     from .engine import AnswerKey
 
     students = config.get("students")
-    if not students or not config.get("secret"):
+    secret = config_secret(config)
+    if not students or secret is None:
         return None
     student = None
     try:
@@ -126,29 +175,50 @@ def _answer_key(submission_dir: Path, config: dict[str, Any]) -> Any:
     except (OSError, ValueError, AttributeError):
         student = None
     # An unknown submitter gets the clear "matches no roster id" message from the engine.
-    return AnswerKey(frozenset(students.values()), str(config["secret"]).encode(), student=student or "")
+    return AnswerKey(frozenset(students.values()), secret, student=student or "")
 
 
 def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeout: float | None = None,
                         students: dict[str, str] | None = None, secret: bytes | None = None) -> Path:
     """Write the autograder zip: setup.sh, run_autograder, settings and ravine's source."""
-    from . import __version__
-
     roots = {}
     for name in ("grader", "problems", "solvers"):
         module = __import__(name)
         if module.__file__ is None:  # a namespace package: no directory to copy from
             raise RuntimeError(f"cannot locate ravine's package {name!r} (no __init__.py)")
         roots[name] = Path(module.__file__).resolve().parent
-    config: dict[str, Any] = {"seed": int(seed)}
-    if file:
+    config: dict[str, Any] = {"seed": seed}
+    if file is not None:
         config["file"] = file
-    if timeout:
-        config["timeout"] = float(timeout)
+    if timeout is not None:
+        config["timeout"] = float(timeout) if isinstance(timeout, (int, float)) else timeout
     if students and secret:  # e-mail -> roster id, for assignment notebooks with per-student numbers
         config["students"] = {k.strip().lower(): v for k, v in students.items()}
-        config["secret"] = secret.decode()
+        # base64: a secret is bytes (`head -c 32 /dev/urandom` is a good one), JSON holds text
+        config["secret_b64"] = base64.b64encode(bytes(secret)).decode("ascii")
+    problem = config_problem(config)
+    if problem:
+        raise ValueError(problem)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # Built next to its destination, then renamed: a failed build leaves no half zip behind.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        _write_zip(Path(tmp_name), config, roots)
+        os.chmod(tmp_name, 0o600)  # it holds the seed of the hidden checks
+        os.replace(tmp_name, out)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    return out
+
+
+def _write_zip(out: Path, config: dict[str, Any], roots: dict[str, Path]) -> None:
+    from . import __version__
+
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         def add_text(name: str, text: str, executable: bool = False) -> None:
             info = zipfile.ZipInfo(name)
@@ -165,5 +235,3 @@ def make_autograder_zip(out: Path, *, seed: int, file: str | None = None, timeou
             for p in sorted(root.rglob("*")):
                 if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".json", ".md", ".txt"):
                     add_text(f"ravine-src/{name}/{p.relative_to(root).as_posix()}", p.read_text(encoding="utf-8"))
-    os.chmod(out, 0o600)  # it holds the seed of the hidden checks
-    return out

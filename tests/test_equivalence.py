@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from fractions import Fraction
 
 import pytest
@@ -145,7 +146,8 @@ SLOW2 = SLOW.replace("+1)", "+2)")
 
 def test_symbolic_timeout_falls_back_to_numeric(monkeypatch: pytest.MonkeyPatch) -> None:
     # every symbolic request of this compare() is replaced by one that really hangs in SymPy;
-    # compare's timeout reaches the worker, which is killed, and the numeric verdict stands
+    # compare's timeout reaches the worker, which interrupts SymPy itself and stays up, and the
+    # numeric verdict stands
     real = SymbolicWorker()
     seen: list[float] = []
 
@@ -155,11 +157,12 @@ def test_symbolic_timeout_falls_back_to_numeric(monkeypatch: pytest.MonkeyPatch)
             return real.request({**req, "a": SLOW, "b": SLOW2}, timeout)
 
     real.request({"op": "expr", "a": "1", "b": "1", "table": T.to_dict()}, 30)  # started
+    pid = real.proc.pid  # type: ignore[union-attr]
     monkeypatch.setattr(equivalence, "_worker", lambda: Hanging())
     t0 = time.perf_counter()
     v = compare("g*(1-beta^3)/(1-beta)", "g*(1+beta+beta^2)", T, timeout=0.5)
     assert time.perf_counter() - t0 < 5
-    assert seen == [0.5] and real.proc is None  # killed
+    assert seen == [0.5] and real.proc is not None and real.proc.pid == pid  # not restarted
     assert (v.status, v.method) == ("equal", "numeric")
     assert "timed out" in v.evidence
     monkeypatch.undo()
@@ -167,15 +170,29 @@ def test_symbolic_timeout_falls_back_to_numeric(monkeypatch: pytest.MonkeyPatch)
     assert compare("2/L", "2/lambda_max", T).method == "symbolic"
 
 
-def test_hanging_simplify_is_killed() -> None:
+def test_hanging_simplify_is_interrupted_and_the_worker_answers_again() -> None:
     w = SymbolicWorker()
     assert w.request({"op": "expr", "a": "1", "b": "1", "table": T.to_dict()}, 30) is not None
+    pid = w.proc.pid  # type: ignore[union-attr]
     slow = {"op": "expr", "a": SLOW, "b": SLOW2, "table": T.to_dict()}
     t0 = time.perf_counter()
     assert w.request(slow, 0.5) is None
     assert time.perf_counter() - t0 < 5
-    assert w.proc is None  # killed
+    # SIGALRM inside the worker stopped SymPy: same process, and it answers the next request
+    assert w.proc is not None and w.proc.pid == pid
+    assert w.request({"op": "expr", "a": "lr", "b": "lr", "table": T.to_dict()}, 30) == \
+        {"zero": True, "residual": "0"}
     w.kill()
+
+
+def test_a_worker_that_does_not_answer_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = SymbolicWorker()
+    assert w.request({"op": "expr", "a": "1", "b": "1", "table": T.to_dict()}, 30) is not None
+    # SIGALRM ignored (as by a long C call): only the grader's own deadline is left
+    w.proc.send_signal(__import__("signal").SIGSTOP)  # type: ignore[union-attr]
+    monkeypatch.setattr(equivalence, "GRACE", 0.2)
+    assert w.request({"op": "expr", "a": "lr", "b": "lr", "table": T.to_dict()}, 0.3) is None
+    assert w.proc is None  # killed
 
 
 def test_worker_kill_and_restart() -> None:
@@ -258,3 +275,26 @@ def test_a_float_disagreement_is_confirmed_symbolically() -> None:
     assert (v.status, v.method) == ("equal", "symbolic")
     w = compare("lr/(1-beta) + sqrt(2)^2 - 2.001", "lr/(1-beta)", T)
     assert w.status == "different"
+
+
+def test_worker_runs_isolated_without_site_nor_the_graders_environment() -> None:
+    w = SymbolicWorker()
+    assert w.request({"op": "expr", "a": "lr", "b": "lr", "table": T.to_dict()}, 30) is not None
+    pid = w.proc.pid  # type: ignore[union-attr]
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1:3] == [b"-I", b"-S"]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert not any(e.startswith((b"RAVINE_", b"PYTHONPATH=")) for e in environ)
+    w.kill()
+
+
+def test_worker_module_blocks_late_imports() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, grader._symworker as w; sys.meta_path.insert(0, w._NoLateImports())\n"
+            "try:\n    import grader.answers\nexcept ImportError as e:\n    print('refused', e)\n"
+            "import json; print('stdlib ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=60).stdout
+    assert "refused grader.answers" in out and "stdlib ok" in out

@@ -18,6 +18,7 @@ MAX_SECONDS = 86400.0  # a day: longer is a typo, and select()/poll() overflow o
 MAX_MEMORY_MB = 1 << 20  # 1 TiB
 MAX_SEED = 2**63 - 1
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
 
 
 def seconds(text: str) -> float:
@@ -133,6 +134,29 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-mb", type=bounded_int(1, MAX_MEMORY_MB, "a number of MB"),
                    default=d.memory_bytes >> 20, metavar="MB",
                    help=f"address-space limit of the student's process (default {d.memory_bytes >> 20})")
+
+
+def seconds_problem(option: str, value: object) -> str | None:
+    """Why ``value`` is not a usable number of seconds (finite, positive), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return f"{option} must be a positive, finite number of seconds, got {value!r}"
+    return None
+
+
+def seed_problem(option: str, value: object) -> str | None:
+    """Why ``value`` is not a usable grading seed (a whole number from 0 to 2**63-1), or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        return f"{option} must be a whole number from 0 to {MAX_SEED}, got {value!r}"
+    return None
+
+
+def file_problem(option: str, value: object) -> str | None:
+    """Why ``value`` is not a submission file name (``hw.py``/``hw.ipynb``, no directory), or None."""
+    if not isinstance(value, str) or not value or "/" in value or "\\" in value or value in (".", ".."):
+        return f"{option} must be a file name such as hw.py or hw.ipynb (no directory), got {value!r}"
+    if not value.endswith(SUBMISSION_SUFFIXES):
+        return f"{option} must name a .py or .ipynb file (what students submit), got {value!r}"
+    return None
 
 
 def limits_from(args: argparse.Namespace) -> Limits:

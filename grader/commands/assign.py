@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
                 raise RosterError("--roster needs --secret-file (the course secret that derives "
                                   "each student's numbers)")
             secret = read_secret(args.secret_file)
+        elif args.secret_file:
+            print("ravine assign: --secret-file without --roster: writing the generic notebook, which "
+                  "uses no secret (give --roster for per-student numbers)", file=sys.stderr)
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: exists and is not a directory")
         paths = assign(out, students, secret)

@@ -7,24 +7,31 @@ import json
 import sys
 from pathlib import Path
 
+from ..gradescope import CONFIG_NAME
+from ._common import MAX_SEED, file_problem, seconds_problem, seed_problem
+
 HELP = "grade inside Gradescope (/autograder layout), or build the autograder zip with --make-zip"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--make-zip", metavar="ZIP", help="write the autograder zip to upload to Gradescope")
-    p.add_argument("--seed", type=int, help="grading seed for the hidden checks (with --make-zip)")
+    p.add_argument("--seed", type=int, help="grading seed for the hidden checks (with --make-zip): "
+                   f"a whole number from 0 to {MAX_SEED}")
     p.add_argument("--file", help="the file students submit, e.g. hw.ipynb (default: the only .py/.ipynb)")
     p.add_argument("--timeout", type=float, help="seconds per student function")
     p.add_argument("--roster", metavar="CSV", help="with --make-zip: roster with id and email columns, so "
                    "assignment notebooks are graded with each submitter's own numbers")
-    p.add_argument("--secret-file", metavar="F", help="with --make-zip and --roster: the course secret")
-    p.add_argument("--config", default="/autograder/source/ravine-gradescope.json",
-                   help="settings written by --make-zip")
-    p.add_argument("--submission-dir", default="/autograder/submission", metavar="DIR",
-                   help="where the student's files are (default /autograder/submission, Gradescope's; "
-                        "its parent holds submission_metadata.json)")
-    p.add_argument("--results", default="/autograder/results/results.json", metavar="JSON",
-                   help="where to write Gradescope's results.json (default /autograder/results/results.json)")
+    p.add_argument("--secret-file", metavar="F", help="with --make-zip and --roster: the course secret "
+                   "(any bytes, e.g. from head -c 32 /dev/urandom)")
+    p.add_argument("--root", default="/autograder", metavar="ROOT",
+                   help="Gradescope's layout: ROOT/source/ravine-gradescope.json, ROOT/submission/, "
+                        "ROOT/results/results.json (default /autograder); the options below override parts")
+    p.add_argument("--config", default=None, help="settings written by --make-zip "
+                   "(default ROOT/source/ravine-gradescope.json)")
+    p.add_argument("--submission-dir", default=None, metavar="DIR",
+                   help="the student's submitted files (default ROOT/submission)")
+    p.add_argument("--results", default=None, metavar="FILE",
+                   help="where Gradescope reads the results (default ROOT/results/results.json)")
 
 
 # Inside Gradescope's image everything runs as root, so a submission could read the settings
@@ -42,14 +49,24 @@ def _hide_settings(path: Path) -> None:
         pass
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..gradescope import grade_gradescope, make_autograder_zip
+def _usage(message: str) -> int:
+    print(f"ravine gradescope: {message}", file=sys.stderr)
+    return 2
 
+
+def run(args: argparse.Namespace) -> int:
+    from ..gradescope import config_problem, grade_gradescope, make_autograder_zip
+
+    for problem in (seconds_problem("--timeout", args.timeout) if args.timeout is not None else None,
+                    file_problem("--file", args.file) if args.file is not None else None):
+        if problem:
+            return _usage(problem)
     if args.make_zip:
         if args.seed is None:
-            print("ravine gradescope: --make-zip needs --seed (the hidden checks' inputs come from it)",
-                  file=sys.stderr)
-            return 2
+            return _usage("--make-zip needs --seed (the hidden checks' inputs come from it)")
+        problem = seed_problem("--seed", args.seed)
+        if problem:
+            return _usage(problem)
         students = secret = None
         if args.roster or args.secret_file:
             from ..assign import load_course
@@ -57,29 +74,59 @@ def run(args: argparse.Namespace) -> int:
             try:
                 roster, secret = load_course(args.roster, args.secret_file)
             except ValueError as exc:
-                print(f"ravine gradescope: {exc}", file=sys.stderr)
-                return 2
-            students = {s.email: s.id for s in roster if s.email}
+                return _usage(str(exc))
+            students = {}
+            for s in roster:
+                if not s.email:
+                    continue
+                email = s.email.strip().lower()
+                if email in students:
+                    return _usage(f"{args.roster}: the e-mail {s.email} belongs to {students[email]} and "
+                                  f"{s.id}; Gradescope identifies submitters by e-mail")
+                students[email] = s.id
             if not students:
-                print("ravine gradescope: the roster has no email column values; Gradescope identifies "
-                      "submitters by e-mail", file=sys.stderr)
-                return 2
-        out = make_autograder_zip(Path(args.make_zip), seed=args.seed, file=args.file, timeout=args.timeout,
-                                  students=students, secret=secret)
+                return _usage("the roster has no email column values; Gradescope identifies "
+                              "submitters by e-mail")
+        try:
+            out = make_autograder_zip(Path(args.make_zip), seed=args.seed, file=args.file, timeout=args.timeout,
+                                      students=students, secret=secret)
+        except ValueError as exc:
+            return _usage(str(exc))
+        except OSError as exc:
+            return _usage(f"cannot write {args.make_zip}: {exc.strerror or exc}")
         print(f"wrote {out}: upload it as the autograder (it holds the seed: keep it private)")
         return 0
+    root = Path(args.root)
+    config_path = Path(args.config) if args.config else root / "source" / CONFIG_NAME
+    submission_dir = Path(args.submission_dir) if args.submission_dir else root / "submission"
+    results = Path(args.results) if args.results else root / "results" / "results.json"
     try:
-        config = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        int(config["seed"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"ravine gradescope: cannot read settings {args.config}: {exc}", file=sys.stderr)
-        return 2
-    _hide_settings(Path(args.config))
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return _usage(f"cannot read settings {config_path}: {getattr(exc, 'strerror', None) or exc}")
+    _hide_settings(config_path)
     if args.file:
         config["file"] = args.file
     if args.timeout:
         config["timeout"] = args.timeout
-    result = grade_gradescope(Path(args.submission_dir), Path(args.results), config)
+    problem = config_problem(config)
+    if problem:
+        # The student sees a message instead of "The autograder failed"; the instructor the reason.
+        _write_unusable(results, problem)
+        return _usage(f"unusable settings {config_path}: {problem}")
+    result = grade_gradescope(submission_dir, results, config)
     if result is not None:
         print(f"{result.submission}: {result.score:g}/{result.max_score:g}")
     return 0
+
+
+def _write_unusable(results: Path, problem: str) -> None:
+    from ..report import atomic_write
+
+    data = {"score": 0.0, "output": "The autograder is misconfigured, so this submission was not graded; "
+            "your instructor has been told. Please contact them.", "tests": [],
+            "stdout_visibility": "hidden", "extra_data": {"grader_error": problem}}
+    try:
+        atomic_write(results, json.dumps(data, indent=2) + "\n")
+    except OSError:
+        pass
