@@ -352,11 +352,14 @@ PRELOAD = ("grader.answers", "grader.derivcheck", "grader.equivalence", "grader.
            "problems", "problems.registry", "problems.bank", "problems.spec", "problems.variants",
            "problems.update_rules", "problems.checkspec", "solvers.rules", "solvers.rollout",
            "solvers.objectives", "solvers.numeric", "nbformat")
-PRELOAD_REPORT = ("grader.plots", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
+PRELOAD_REPORT = ("grader.plots", "grader.items", "grader.feedback", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
 
 
 def preload(*, report: bool = False, symbolic: bool = False) -> None:
     """Import every grader module now and, with ``symbolic``, start the SymPy worker now.
+
+    ``report``: the batch draws figures (class report or feedback pages), so matplotlib and the
+    renderers are imported too.
 
     Called once before a batch's first submission.  The worker imports SymPy and the grader's
     formula modules at its start (``grader._symworker``), so it, too, reads them before any

@@ -221,8 +221,9 @@ def test_answer_budget_leaves_undecided_parts_pending_not_zero(tmp_path):
 def test_answer_budget_is_validated(tmp_path):
     proc = ravine("grade", str(EXAMPLES / "alice_correct.py"), "--out", str(tmp_path / "o"),
                   "--answer-budget", "nan")
-    assert proc.returncode == 2 and proc.stderr.strip() == \
-        "ravine grade: --answer-budget must be a positive number of seconds"
+    assert proc.returncode == 2 and proc.stderr.strip().startswith(
+        "ravine grade: argument --answer-budget: must be a positive number of seconds")
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
 
 
 def test_handouts_carry_a_secret_fingerprint_and_grade_flags_another_secret(tmp_path):
@@ -465,11 +466,12 @@ def test_grade_refuses_bad_seeds_and_limits_with_one_line(tmp_path):
 
     alice = str(EXAMPLES / "alice_correct.py")
     for args, env, message in [
-        (["--seed", "-1"], {}, "--seed must be a whole number from 0 to 9223372036854775807, got -1"),
-        ([], {"RAVINE_SEED": "-1"}, "RAVINE_SEED must be a whole number from 0 to 9223372036854775807, got -1"),
-        (["--timeout", "inf"], {}, "--timeout must be a positive, finite number of seconds, got inf"),
-        (["--timeout", "nan"], {}, "--timeout must be a positive, finite number of seconds, got nan"),
-        (["--load-timeout", "0"], {}, "--load-timeout must be a positive, finite number of seconds, got 0.0"),
+        (["--seed", "-1"], {}, "argument --seed: must be a whole number from 0 to 2**63 - 1, got '-1'"),
+        ([], {"RAVINE_SEED": "-1"}, "RAVINE_SEED: must be a whole number from 0 to 2**63 - 1, got '-1'"),
+        (["--timeout", "inf"], {}, "argument --timeout: must be a positive number of seconds, at most 86400, got 'inf'"),
+        (["--timeout", "nan"], {}, "argument --timeout: must be a positive number of seconds, at most 86400, got 'nan'"),
+        (["--load-timeout", "0"], {}, "argument --load-timeout: must be a positive number of seconds, at most 86400, "
+                                      "got '0'"),
         (["--resume", "--force"], {}, None),
     ]:
         out = tmp_path / "o"
@@ -477,7 +479,7 @@ def test_grade_refuses_bad_seeds_and_limits_with_one_line(tmp_path):
                       env={**{k: v for k, v in os.environ.items() if k != "RAVINE_SEED"}, **env})
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, (args, proc.stderr)
         if message:
-            assert proc.stderr == f"ravine grade: {message}\n"
+            assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"ravine grade: {message}")
         else:
             assert "not allowed with argument" in proc.stderr
         assert not out.exists() or not any(out.iterdir())

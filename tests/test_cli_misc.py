@@ -35,8 +35,9 @@ def test_version():
 
 def test_gradescope_help_explains_submission_dir_and_results():
     out = " ".join(cli("gradescope", "--help").stdout.split())
-    assert "--submission-dir DIR where the student's files are (default /autograder/submission" in out
-    assert "--results JSON where to write Gradescope's results.json (default /autograder/results/results.json)" in out
+    assert "--submission-dir DIR the student's submitted files (default ROOT/submission)" in out
+    assert "--results FILE where Gradescope reads the results (default ROOT/results/results.json)" in out
+    assert "--root ROOT Gradescope's layout" in out and "(default /autograder)" in out
 
 
 def test_derive_list_in_json():

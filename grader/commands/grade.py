@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {out / 'grading.json'}: {exc.strerror or exc}")
     # Every grader module, and the SymPy worker for notebooks, before the first student process.
-    preload(report=not args.no_report, symbolic=any(p.suffix == ".ipynb" for p in paths))
+    preload(report=not (args.no_report and args.no_feedback), symbolic=any(p.suffix == ".ipynb" for p in paths))
     print(f"ravine grade: {len(paths) + len(rejected)} submission(s), jobs={args.jobs}"
           + (", resuming" if previous is not None else ""), file=sys.stderr)
     signal.signal(signal.SIGTERM, _on_sigterm)  # `kill PID`: clean up like Ctrl-C, keep what is written
