@@ -25,9 +25,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Union
 
-__all__ = ["Kind", "Sym", "Mistake", "Choice", "Param", "Part", "Problem", "KINDS"]
+if TYPE_CHECKING:
+    from .checkspec import FunctionExercise
+
+__all__ = ["Kind", "Sym", "Tolerance", "Mistake", "Award", "award", "Choice", "Param", "Part",
+           "Problem", "KINDS"]
 
 Kind = Literal["implementation", "symbolic", "numeric", "choice", "text", "derivation"]
 KINDS = ("implementation", "symbolic", "numeric", "choice", "text", "derivation")
@@ -56,13 +60,68 @@ class Sym:
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """Pass criterion |got - want| <= atol * scale + rtol * |want| (elementwise on arrays).
+
+    ``scale`` is 1 for numbers; trajectories pass the scale of the reference run
+    (max |x_t|), so one tolerance serves a 1-D toy and a 1000-dimensional quadratic alike.
+    """
+
+    rtol: float
+    atol: float
+
+    def bound(self, want: Any, scale: float = 1.0) -> Any:
+        return self.atol * scale + self.rtol * abs(want)
+
+    def accepts(self, got: float, want: float, scale: float = 1.0) -> bool:
+        return bool(abs(got - want) <= self.bound(want, scale))
+
+
+# What recognises a mistake: a formula text or choice key (answer parts; ``{{name}}``
+# placeholders allowed), the name of a rule variant of ``solvers.rules.VARIANTS``
+# (trajectory checks), or a function of a value check's arguments returning the wrong
+# value (or a set of wrong values).
+Matcher = Union[str, Callable[..., Any]]
+
+
+@dataclass(frozen=True)
 class Mistake:
-    """An anticipated wrong answer, recognised in any equivalent form."""
+    """A recognisable wrong answer, for implementation checks and answer parts alike.
+
+    ``id`` names it in feedback and tags, ``message`` explains it to the student,
+    ``credit`` is the fraction of the points it still earns, ``matcher`` recognises it
+    (see ``Matcher``).  How a matcher is compared is the grader's business
+    (``grader.checks`` for checks, ``grader.answers`` for parts).
+    """
 
     id: str
-    answer: str  # formula text (symbolic/numeric) or a choice key
-    feedback: str
-    credit: float = 0.0  # fraction of the part's points
+    message: str
+    credit: float = 0.0
+    matcher: Matcher = ""
+
+    def __post_init__(self) -> None:
+        if self.matcher == "":
+            raise ValueError(f"mistake {self.id}: no matcher")
+
+
+@dataclass(frozen=True)
+class Award:
+    """A recognised mistake and the points it earns."""
+
+    mistake: Mistake
+    score: float
+
+    @property
+    def status(self) -> str:
+        return "partial" if self.score else "failed"
+
+
+def award(mistakes: Iterable[Mistake], points: float, matches: Callable[[Mistake], bool]) -> Award | None:
+    """The first of ``mistakes`` that ``matches`` the answer, with credit x points; None if none does."""
+    for m in mistakes:
+        if matches(m):
+            return Award(m, m.credit * points)
+    return None
 
 
 @dataclass(frozen=True)
@@ -130,6 +189,11 @@ class Part:
             "designated": self.designated,
             "open": False,
         }
+
+    @property
+    def tolerance(self) -> Tolerance:
+        """Numeric parts: how close an answer (or an anticipated mistake) must be."""
+        return Tolerance(rtol=self.rtol, atol=self.atol)
 
     @property
     def problem_id(self) -> str:

@@ -54,7 +54,7 @@ _STALE = (
 )
 
 def _mistake(id: str, message: str, variant: str, credit: float = 0.0) -> Mistake:
-    return Mistake(id=id, message=message, credit=credit, variant=variant)
+    return Mistake(id, message, credit, matcher=variant)
 
 
 SGD_MISTAKES = (
@@ -99,23 +99,23 @@ STABLE_LR_MISTAKES = (
     Mistake("one-over-lambda-max", "You returned 1/lambda_max. Gradient descent on a quadratic "
             "multiplies the error along an eigenvector by (1 - lr*lambda); |1 - lr*lambda| < 1 allows "
             "lr up to 2/lambda, so the largest stable lr is 2/lambda_max.",
-            value=lambda *a: 1.0 / float(_max_eig(a)[-1])),
+            matcher=lambda *a: 1.0 / float(_max_eig(a)[-1])),
     Mistake("two-over-lambda-min", "You returned 2/lambda_min. Stability needs |1 - lr*lambda| < 1 "
             "for EVERY eigenvalue; the largest eigenvalue (the steepest direction) is the binding one: "
-            "2/lambda_max.", value=lambda *a: 2.0 / float(_max_eig(a)[0])),
+            "2/lambda_max.", matcher=lambda *a: 2.0 / float(_max_eig(a)[0])),
     Mistake("diagonal-only", "Your answer matches 2/max(diagonal of H). The diagonal entries are not "
             "the eigenvalues when H has off-diagonal terms: use the largest eigenvalue "
             "(np.linalg.eigvalsh(H)[-1]).",
-            value=lambda *a: 2.0 / float(np.max(np.diag(np.array(a[0]["matrix"], dtype=float))))),
+            matcher=lambda *a: 2.0 / float(np.max(np.diag(np.array(a[0]["matrix"], dtype=float))))),
 )
 EFFECTIVE_LR_MISTAKES = (
     Mistake("lr-times-one-minus-beta", "You returned lr*(1-beta). At terminal velocity "
             "v = g/(1-beta) (sum the geometric series 1 + beta + beta^2 + ...), so the step is "
-            "lr*g/(1-beta): divide by (1-beta), don't multiply.", value=lambda lr, b: lr * (1 - b)),
+            "lr*g/(1-beta): divide by (1-beta), don't multiply.", matcher=lambda lr, b: lr * (1 - b)),
     Mistake("one-plus-beta", "You returned lr/(1+beta). The geometric series 1 + beta + beta^2 + ... "
-            "sums to 1/(1-beta).", value=lambda lr, b: lr / (1 + b)),
+            "sums to 1/(1-beta).", matcher=lambda lr, b: lr / (1 + b)),
     Mistake("missing-lr", "You returned 1/(1-beta), the terminal velocity per unit gradient; "
-            "the step is lr times that: lr/(1-beta).", value=lambda lr, b: 1 / (1 - b)),
+            "the step is lr times that: lr/(1-beta).", matcher=lambda lr, b: 1 / (1 - b)),
 )
 
 
@@ -150,10 +150,10 @@ def _exact_zero(*a: Any) -> set[str]:
 CLASSIFY_MISTAKES = (
     Mistake("determinant-only", "Your answer matches a determinant-only test (det > 0 -> minimum). "
             "det > 0 also holds for a maximum in 2-D and for a saddle with two negative eigenvalues in 3-D: "
-            "look at the sign of every eigenvalue.", value=_determinant_only),
+            "look at the sign of every eigenvalue.", matcher=_determinant_only),
     Mistake("exact-zero", "The Hessian here has an eigenvalue that is zero up to round-off, so the "
             "point is degenerate. Compare |lambda| <= tol * max|lambda| (e.g. tol = 1e-8) rather than "
-            "lambda == 0 or lambda > 0.", value=_exact_zero),
+            "lambda == 0 or lambda > 0.", matcher=_exact_zero),
 )
 
 # Every diagnosis id an exercise can name, for documentation and tests.

@@ -72,7 +72,7 @@ def test_every_mistake_is_named_on_every_check(function):
             continue
         check = compile_check(spec)
         for mistake in spec.mistakes:
-            rule = rules.VARIANTS[mistake.variant].factory(spec.lr, spec.beta)
+            rule = rules.VARIANTS[mistake.matcher].factory(spec.lr, spec.beta)
             result = check.score(outcome_of(spec, rule))
             assert mistake.id in result.tags, (spec.name, mistake.id, result.tags, result.output)
             assert result.score == pytest.approx(mistake.credit * spec.points)

@@ -42,12 +42,12 @@ def test_references_and_mistakes_parse_and_differ(part: Part) -> None:
         table = SymbolTable.from_dict(part.table_data())
         ref = parse(render(part.reference, params), table)
         for m in part.mistakes:
-            v = compare(parse(render(m.answer, params), table), ref, table)
+            v = compare(parse(render(m.matcher, params), table), ref, table)
             assert v.status == "different", (part.id, m.id, v)
     elif part.kind == "numeric":
         ref_v = evaluate(parse(render(part.reference, params)).node, {})
         for m in part.mistakes:
-            mv = evaluate(parse(render(m.answer, params)).node, {})
+            mv = evaluate(parse(render(m.matcher, params)).node, {})
             assert abs(float(mv) - float(ref_v)) > part.rtol * abs(float(ref_v)), (part.id, m.id)
     elif part.kind == "choice":
         assert part.reference in {c.key for c in part.choices}
