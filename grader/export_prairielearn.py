@@ -336,7 +336,7 @@ ENTRYPOINT ["ravine", "prairielearn", "--root", "/grade"]
 
 
 def _initial_code() -> str:
-    from problems.update_rules import EXERCISES
+    from problems.registry import EXERCISES
 
     lines = ['"""The update rules and helpers (see the question for the contract)."""', "",
              "import numpy as np", ""]
@@ -366,7 +366,7 @@ def _copy_source(dest: Path) -> None:
 def _write_ur_question(out: Path, qdir: Path, *, image: str, seed: int, timeout: int,
                        report: ExportReport) -> None:
     from problems import registry
-    from problems.update_rules import EXERCISES
+    from problems.registry import EXERCISES
 
     from .prairielearn import SETTINGS_NAME
 

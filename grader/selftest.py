@@ -65,9 +65,9 @@ def bank_problems() -> list[Any]:
 
 
 def bank_exercises() -> list[Any]:
-    from problems.update_rules import EXERCISES
+    from problems import registry
 
-    return list(EXERCISES.values())
+    return list(registry.EXERCISES.values())
 
 
 def variant_seeds(n: int) -> list[tuple[str, bytes]]:

@@ -7,7 +7,9 @@ safe parser); ``tests/test_problem_bank.py`` cross-checks them against
 
 from __future__ import annotations
 
+from .checkspec import FunctionExercise
 from .spec import Choice, Mistake, Param, Part, Problem, Sym
+from .update_rules import ALL_EXERCISES
 
 __all__ = ["ALL_PROBLEMS"]
 
@@ -29,12 +31,14 @@ def _wrong(id: str, answer: str, message: str, credit: float = 0.0) -> Mistake:
 IMPL_TOL_NOTE = "graded by the implementation checks (`ravine check` runs the public ones)"
 
 
-def _impl(name: str, prompt: str) -> Part:
-    # Points come from the implementation exercise itself (one source of truth).
-    from .update_rules import EXERCISES
+def _impl(exercise: FunctionExercise) -> Part:
+    # The exercise is the part's payload: its function, points, checks and mistakes.
+    detail = _IMPL_DETAIL.get(exercise.function, "")
+    return Part(f"UR.{exercise.function}", "implementation", exercise.points,
+                f"`{exercise.signature}`{detail}", exercise=exercise, explanation=IMPL_TOL_NOTE)
 
-    return Part(f"UR.{name}", "implementation", EXERCISES[name].points, prompt, function=name,
-                explanation=IMPL_TOL_NOTE)
+
+_IMPL_DETAIL = {"classify_critical_point": ': "minimum", "maximum", "saddle" or "degenerate"'}
 
 
 UR = Problem(
@@ -45,15 +49,7 @@ UR = Problem(
 Momentum follows the lecture's (and `torch.optim.SGD`'s) convention
 $v \leftarrow \beta v + \nabla f(x)$, $x \leftarrow x - \eta v$, with $v_0 = 0$; Nesterov evaluates
 the gradient at the look-ahead point $x - \eta\beta v$.""",
-    (
-        _impl("sgd_step", "`sgd_step(x, grad_fn, lr) -> x_new`"),
-        _impl("momentum_step", "`momentum_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)`"),
-        _impl("nesterov_step", "`nesterov_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)`"),
-        _impl("largest_stable_lr", "`largest_stable_lr(H) -> float`"),
-        _impl("effective_lr", "`effective_lr(lr, beta) -> float`"),
-        _impl("classify_critical_point", '`classify_critical_point(H) -> str`: "minimum", '
-              '"maximum", "saddle" or "degenerate"'),
-    ),
+    tuple(_impl(e) for e in ALL_EXERCISES),
 )
 
 ONE_OVER_LMAX = _wrong(

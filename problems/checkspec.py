@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
+from solvers.numeric import SIGNATURES as HELPER_SIGNATURES
+from solvers.rollout import STUDENT_SIGNATURES
+
 from .spec import Mistake, Tolerance
 
 __all__ = [
@@ -66,7 +69,6 @@ class FunctionExercise:
 
     id: str
     function: str
-    signature: str
     title: str
     statement: str
     points: float
@@ -74,6 +76,11 @@ class FunctionExercise:
     hidden: Callable[[int], tuple[CheckSpec, ...]]  # seed -> hidden checks
     hint: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def signature(self) -> str:
+        """The published signature (stated once, in ``solvers``: the rules' and the helpers')."""
+        return {**STUDENT_SIGNATURES, **HELPER_SIGNATURES}[self.function]
 
     def checks(self, *, seed: int | None) -> tuple[CheckSpec, ...]:
         """Public checks, plus the hidden ones drawn from ``seed`` (None: public only)."""

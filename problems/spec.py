@@ -4,8 +4,10 @@ A :class:`Problem` has an id, a title, a Markdown+LaTeX statement, optional
 per-student parameters and a tuple of :class:`Part`.  Each part has an answer
 kind:
 
-* ``implementation``: a student function (``function``), graded by the
-  grader's implementation checks; only declared here.
+* ``implementation``: a student function; the part's payload ``exercise`` (a
+  :class:`problems.checkspec.FunctionExercise`) holds its checks, mistakes and
+  points, and ``function`` is the exercise's function.  The grader's
+  implementation checks grade it.
 * ``symbolic``: a formula (or a condition, or an equation) in the part's
   symbols; ``reference`` is its formula text.
 * ``numeric``: a number; ``reference`` is a formula in the problem's
@@ -158,7 +160,8 @@ class Part:
     designated: str | None = None
     mistakes: tuple[Mistake, ...] = ()
     choices: tuple[Choice, ...] = ()
-    function: str = ""  # implementation parts: the student function's name
+    function: str = ""  # implementation parts: the student function's name (from the exercise)
+    exercise: FunctionExercise | None = None  # implementation parts: checks, mistakes, points
     rtol: float = 2e-3
     atol: float = 0.0
     given: str = ""  # derivation parts: the starting equation
@@ -170,8 +173,17 @@ class Part:
             raise ValueError(f"{self.id}: unknown kind {self.kind!r}")
         if self.points < 0:
             raise ValueError(f"{self.id}: negative points")
-        if self.kind == "implementation" and not self.function:
-            raise ValueError(f"{self.id}: an implementation part names its function")
+        if self.kind == "implementation":
+            if self.exercise is None:
+                raise ValueError(f"{self.id}: an implementation part names its function through its exercise")
+            if self.function not in ("", self.exercise.function):
+                raise ValueError(f"{self.id}: function {self.function!r} is not its exercise's "
+                                 f"{self.exercise.function!r}")
+            if self.points != self.exercise.points:
+                raise ValueError(f"{self.id}: {self.points:g} points, its exercise has {self.exercise.points:g}")
+            object.__setattr__(self, "function", self.exercise.function)
+        elif self.exercise is not None:
+            raise ValueError(f"{self.id}: only implementation parts carry an exercise")
         if self.kind == "choice":
             keys = [c.key for c in self.choices]
             if self.reference not in keys or len(set(keys)) != len(keys):

@@ -55,11 +55,32 @@ def test_references_and_mistakes_parse_and_differ(part: Part) -> None:
         assert len(part.reference) > 40  # a real model answer for the instructor
 
 
+def test_implementation_parts_carry_their_exercise() -> None:
+    # one registry: the implementation exercises are the payload of the UR parts
+    impl = registry.parts(kind="implementation")
+    assert [p.function for p in impl] == list(registry.FUNCTIONS)
+    for p in impl:
+        assert registry.exercise(p.function) is p.exercise
+        assert p.points == p.exercise.points
+        assert p.prompt.startswith(f"`{p.exercise.signature}`")
+    assert registry.exercise("effective_lr").signature == "effective_lr(lr, beta) -> float"
+    with pytest.raises(KeyError, match="no exercise for function 'adam_step'; known: sgd_step"):
+        registry.exercise("adam_step")
+    from problems import update_rules  # the old names read the same registry
+
+    assert update_rules.EXERCISES is registry.EXERCISES
+
+
 def test_malformed_specs_are_refused() -> None:
     with pytest.raises(ValueError, match="must be one of"):
         Part("X.a", "choice", 1, "?", "z")
     with pytest.raises(ValueError, match="names its function"):
         Part("X.a", "implementation", 1, "?")
+    sgd = registry.exercise("sgd_step")
+    with pytest.raises(ValueError, match="its exercise has 12"):
+        Part("X.a", "implementation", 1, "?", exercise=sgd)
+    with pytest.raises(ValueError, match="only implementation parts"):
+        Part("X.a", "text", 1, "?", "ref", exercise=sgd)
     with pytest.raises(ValueError, match="does not belong"):
         Problem("X", "t", "s", (Part("Y.a", "text", 1, "?", "ref"),))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli, selftest as st
-from problems import update_rules
+from problems import registry
 from problems.spec import Choice, Mistake, Param, Part, Problem, Sym
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_shipped_bank_passes_through_the_cli():
     answer_parts = [p for p in registry.parts() if p.kind != "implementation"]
     assert int(counts["reference answers"]) + int(counts["derivation parts"]) >= len(answer_parts)
     assert int(counts["anticipated answers"]) >= sum(len(p.mistakes) for p in answer_parts)
-    n_mutants = sum(len(s.mistakes) for e in update_rules.EXERCISES.values() for s in e.public
+    n_mutants = sum(len(s.mistakes) for e in registry.EXERCISES.values() for s in e.public
                     if s.mistakes and isinstance(s.mistakes[0].matcher, str))
     assert int(counts["mutant runs"]) > n_mutants * 5
     assert int(counts["derivations"]) >= 10
@@ -89,7 +89,7 @@ def test_an_answer_recognised_under_another_id_is_caught():
 
 
 def test_broken_update_rule_check_is_caught():
-    ex = update_rules.EXERCISES["momentum_step"]
+    ex = registry.EXERCISES["momentum_step"]
     spec = ex.public[0]
     # a "mutant" that is the reference itself, and a mutant listed twice under two ids
     twin = Mistake("ema-again", "same positions as ema-form", matcher="momentum-ema")
