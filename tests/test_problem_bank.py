@@ -71,6 +71,20 @@ def test_implementation_parts_carry_their_exercise() -> None:
     assert update_rules.EXERCISES is registry.EXERCISES
 
 
+def test_signatures_are_stated_once() -> None:
+    # The six signatures live in solvers (rules: rollout.STUDENT_SIGNATURES, helpers:
+    # numeric.SIGNATURES); exercises, prompts and notebook stubs read them from there.
+    from grader import sandbox
+    from grader.assign import stub
+    from solvers import numeric, rollout
+
+    one = {**rollout.STUDENT_SIGNATURES, **numeric.SIGNATURES}
+    assert {f: registry.exercise(f).signature for f in registry.FUNCTIONS} == one
+    assert sandbox.SIGNATURES == one  # sandbox.NUMERIC_SIGNATURES restates them until the sandbox rewrite
+    assert stub("momentum_step").startswith("def momentum_step(x, v, grad_fn, lr, beta):\n")
+    assert stub("classify_critical_point").startswith("def classify_critical_point(H):\n")
+
+
 def test_malformed_specs_are_refused() -> None:
     with pytest.raises(ValueError, match="must be one of"):
         Part("X.a", "choice", 1, "?", "z")
