@@ -324,7 +324,6 @@ ALL_EXERCISES: tuple[FunctionExercise, ...] = (
         ),
         FunctionExercise(
             id="momentum", function="momentum_step",
-           
             title="Heavy-ball momentum (the lecture's = torch.optim.SGD convention)",
             statement="v <- beta*v + grad(x); x <- x - lr*v; v starts at zero.", points=12.0,
             public=_rule_checks("momentum_step", "momentum", MOMENTUM_MISTAKES, beta=0.9,
@@ -334,7 +333,6 @@ ALL_EXERCISES: tuple[FunctionExercise, ...] = (
         ),
         FunctionExercise(
             id="nesterov", function="nesterov_step",
-           
             title="Nesterov momentum (look-ahead form)",
             statement="v <- beta*v + grad(x - lr*beta*v); x <- x - lr*v; v starts at zero.", points=12.0,
             public=_rule_checks("nesterov_step", "nesterov", NESTEROV_MISTAKES, beta=0.9,

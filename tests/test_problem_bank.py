@@ -85,6 +85,28 @@ def test_signatures_are_stated_once() -> None:
     assert stub("classify_critical_point").startswith("def classify_critical_point(H):\n")
 
 
+def test_one_mistake_concept_award_and_tolerance() -> None:
+    from problems.spec import Mistake, Tolerance, award
+
+    ms = (Mistake("a", "first", 0.0, matcher="x"), Mistake("b", "second", 0.5, matcher="y"),
+          Mistake("c", "third", 0.25, matcher="y"))
+    found = award(ms, 4.0, lambda m: m.matcher == "y")
+    assert found is not None and (found.mistake.id, found.score, found.status) == ("b", 2.0, "partial")
+    found = award(ms, 4.0, lambda m: m.matcher == "x")
+    assert found is not None and (found.score, found.status) == (0.0, "failed")
+    assert award(ms, 4.0, lambda m: False) is None
+    with pytest.raises(ValueError, match="no matcher"):
+        Mistake("d", "no way to recognise it")
+    tol = Tolerance(rtol=1e-3, atol=1e-6)
+    assert tol.accepts(1.0009, 1.0) and not tol.accepts(1.0011, 1.0)
+    assert tol.accepts(0.0, 1e-6) and not tol.accepts(0.0, 2e-6)
+    assert tol.accepts(1.5e-5, 0.0, scale=20.0) and not tol.accepts(2.5e-5, 0.0, scale=20.0)
+    # checks and answer parts share the classes
+    assert registry.exercise("sgd_step").public[0].mistakes[0].__class__ is Mistake
+    assert problems.part("P1.a").mistakes[0].__class__ is Mistake
+    assert problems.part("P1.c").tolerance == Tolerance(rtol=2e-3, atol=0.0)
+
+
 def test_malformed_specs_are_refused() -> None:
     with pytest.raises(ValueError, match="must be one of"):
         Part("X.a", "choice", 1, "?", "z")
