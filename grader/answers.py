@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping
 from grader.equivalence import DEFAULT_TIMEOUT, Verdict, compare
 from grader.formula import FormulaError, SymbolTable, Undefined, evaluate, parse
 from grader.results import TestResult
+from problems.spec import award
 
 __all__ = ["read_answers", "grade_answers", "grade_part", "answer_text", "answer_formats", "NO_ANSWER",
            "ANSWER_BUDGET"]
@@ -154,10 +155,6 @@ def _numeric_value(text: str) -> Fraction | float:
     return evaluate(f.node, {})
 
 
-def _close(a: Fraction | float, b: Fraction | float, rtol: float, atol: float) -> bool:
-    return abs(float(a) - float(b)) <= atol + rtol * abs(float(b))
-
-
 def grade_part(part: Any, text: str | None, params: Mapping[str, Fraction], *,
                timeout: float = DEFAULT_TIMEOUT) -> TestResult:
     """Grade one answer part; never raises for bad student input."""
@@ -200,7 +197,7 @@ def _grade_choice(part: Any, text: str) -> TestResult:
     fb = f" {chosen.feedback}" if chosen.feedback else ""
     if ok:
         return _result(part, pid, part.points, "passed", f"Correct ({chosen.key}).{fb}")
-    tags = [m.id for m in part.mistakes if m.answer == chosen.key]
+    tags = [m.id for m in part.mistakes if m.matcher == chosen.key]
     return _result(part, pid, 0.0, "failed", f"Not ({chosen.key}).{fb}", tags)
 
 
@@ -230,13 +227,14 @@ def _grade_numeric(part: Any, text: str, params: Mapping[str, Fraction],
     except Undefined as exc:
         return _result(part, pid, 0.0, "error", f"Your answer has no value: {exc}.")
     want = _numeric_value(render(part.reference, params))
-    if _close(got, want, part.rtol, part.atol):
+    if part.tolerance.accepts(float(got), float(want)):
         return _result(part, pid, part.points, "passed",
                        f"Correct: {_show(got)} (relative tolerance {part.rtol:g}).")
-    for m in part.mistakes:
-        if _close(got, _numeric_value(render(m.answer, params)), part.rtol, part.atol):
-            return _result(part, pid, part.points * m.credit,
-                           "partial" if m.credit else "failed", m.feedback + explanation, [m.id])
+    found = award(part.mistakes, part.points, lambda m: part.tolerance.accepts(
+        float(got), float(_numeric_value(render(m.matcher, params)))))
+    if found is not None:
+        return _result(part, pid, found.score, found.status, found.mistake.message + explanation,
+                       [found.mistake.id])
     return _result(part, pid, 0.0, "failed",
                    f"{_show(got)} is not the expected value (relative tolerance {part.rtol:g})."
                    + explanation)
@@ -267,11 +265,11 @@ def _grade_symbolic(part: Any, text: str, params: Mapping[str, Fraction], explan
     if v.status == "equal":
         return _result(part, pid, part.points, "passed",
                        f"Correct ({_method(v)}).")
-    for m in part.mistakes:
-        mv = compare(student, parse(render(m.answer, params), table), table, timeout=timeout)
-        if mv.status == "equal":
-            return _result(part, pid, part.points * m.credit, "partial" if m.credit else "failed",
-                           m.feedback + explanation, [m.id])
+    found = award(part.mistakes, part.points, lambda m: compare(
+        student, parse(render(m.matcher, params), table), table, timeout=timeout).status == "equal")
+    if found is not None:
+        return _result(part, pid, found.score, found.status, found.mistake.message + explanation,
+                       [found.mistake.id])
     if v.status == "undecided":
         return _result(part, pid, 0.0, "pending",
                        "Could not decide automatically whether your answer equals the reference "

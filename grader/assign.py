@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = ["Student", "RosterError", "read_roster", "load_roster", "read_secret", "assign", "build_notebook", "write_notebook",
-           "secret_fingerprint",
-           "STUBS", "ASSIGNMENT"]
+           "secret_fingerprint", "stub", "ASSIGNMENT"]
 
 ASSIGNMENT = "sgd-momentum-nesterov"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -162,44 +161,39 @@ def read_secret(path: str | Path) -> bytes:
     return secret
 
 
-STUBS: dict[str, str] = {
-    "sgd_step": '''def sgd_step(x, grad_fn, lr):
-    """One step of gradient descent.
+# The body of each stub (its docstring); the def line comes from the published signature.
+_STUB_BODIES: dict[str, str] = {
+    "sgd_step": '''    """One step of gradient descent.
 
     x: 1-D float64 numpy array (the current point); grad_fn(point) returns the
     gradient at point; lr: the learning rate.  Returns x_new = x - lr * grad(x).
     """
     raise NotImplementedError
 ''',
-    "momentum_step": '''def momentum_step(x, v, grad_fn, lr, beta):
-    """One step of (heavy-ball) momentum, the lecture's and torch.optim.SGD's convention.
+    "momentum_step": '''    """One step of (heavy-ball) momentum, the lecture's and torch.optim.SGD's convention.
 
     v <- beta * v + grad(x);  x <- x - lr * v.   v starts at zero.
     Returns (x_new, v_new), both 1-D float64 arrays shaped like x.
     """
     raise NotImplementedError
 ''',
-    "nesterov_step": '''def nesterov_step(x, v, grad_fn, lr, beta):
-    """One step of Nesterov momentum in the look-ahead form.
+    "nesterov_step": '''    """One step of Nesterov momentum in the look-ahead form.
 
     v <- beta * v + grad(x - lr * beta * v);  x <- x - lr * v.   v starts at zero.
     Returns (x_new, v_new).
     """
     raise NotImplementedError
 ''',
-    "largest_stable_lr": '''def largest_stable_lr(H):
-    """The largest stable learning rate of gradient descent on f(x) = 1/2 x^T H x.
+    "largest_stable_lr": '''    """The largest stable learning rate of gradient descent on f(x) = 1/2 x^T H x.
 
     H: symmetric positive definite 2-D numpy array.  Returns a float.
     """
     raise NotImplementedError
 ''',
-    "effective_lr": '''def effective_lr(lr, beta):
-    """The step per unit gradient at terminal velocity under momentum beta. Returns a float."""
+    "effective_lr": '''    """The step per unit gradient at terminal velocity under momentum beta. Returns a float."""
     raise NotImplementedError
 ''',
-    "classify_critical_point": '''def classify_critical_point(H):
-    """Classify a critical point from its (symmetric) Hessian H.
+    "classify_critical_point": '''    """Classify a critical point from its (symmetric) Hessian H.
 
     Returns "minimum", "maximum", "saddle", or "degenerate" (some eigenvalue is
     zero, to a tolerance relative to the largest |eigenvalue|).
@@ -207,6 +201,14 @@ STUBS: dict[str, str] = {
     raise NotImplementedError
 ''',
 }
+
+
+def stub(function: str) -> str:
+    """The notebook's code cell for a contract function: its def line and docstring."""
+    from problems import exercise
+
+    head = exercise(function).signature.split(" -> ")[0]
+    return f"def {head}:\n{_STUB_BODIES[function]}"
 
 
 def _choices_md(part: Any) -> str:
@@ -254,7 +256,7 @@ def build_notebook(student: Student | None, seed: bytes | None, *, filename: str
             metadata={"ravine": {"problem": problem.id}}))
         impl = [p for p in problem.parts if p.kind == "implementation"]
         for part in impl:
-            cells.append(v4.new_code_cell(STUBS[part.function],
+            cells.append(v4.new_code_cell(stub(part.function),
                                           metadata={"ravine": {"function": part.function,
                                                                "part": part.id}}))
         if impl:

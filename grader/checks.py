@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from problems.checkspec import CheckSpec, Mistake, Tolerance, TrajectoryCheck, ValueCheck
+from problems.checkspec import CheckSpec, Tolerance, TrajectoryCheck, ValueCheck
+from problems.spec import Award, award
 from solvers import rules
 from solvers.objectives import build as build_objective
 from solvers.rollout import NonFiniteError, a_or_an
@@ -79,8 +80,7 @@ def compare_positions(got: np.ndarray, expected: np.ndarray, tol: Tolerance) -> 
     if got.shape != expected.shape:
         return Comparison(False, 0, float("inf"), float("inf"), scale)
     diff = np.abs(got - expected)
-    bound = tol.atol * scale + tol.rtol * np.abs(expected)
-    bad_rows = np.nonzero(np.any(diff > bound, axis=1))[0]
+    bad_rows = np.nonzero(np.any(diff > tol.bound(expected, scale), axis=1))[0]
     with np.errstate(all="ignore"):
         rel = np.where(np.abs(expected) > 0, diff / np.abs(expected), np.where(diff > 0, np.inf, 0.0))
     return Comparison(
@@ -185,21 +185,21 @@ class _TrajectoryCheck(Check):
                 self._mutants[variant] = self._run(variant)
         return self._mutants[variant]
 
-    def diagnose(self, got: np.ndarray, *, partial_ok: bool = False) -> Mistake | None:
-        """The first mistake whose trajectory matches ``got``.
+    def diagnose(self, got: np.ndarray, *, partial_ok: bool = False) -> Award | None:
+        """The first mistake whose trajectory matches ``got``, with its credit.
 
         With ``partial_ok`` (the student's run diverged) ``got`` is a finite prefix
         and is compared with the same prefix of each mistake.
         """
         n = got.shape[0]
-        for m in self.spec.mistakes:
-            assert m.variant is not None
-            traj = self.mutant(m.variant)
+
+        def matches(m: Any) -> bool:
+            traj = self.mutant(m.matcher)
             if traj is None or traj.shape[0] < n or (traj.shape[0] > n and not partial_ok):
-                continue
-            if compare_positions(got, traj[:n], self.spec.tolerance).ok:
-                return m
-        return None
+                return False
+            return compare_positions(got, traj[:n], self.spec.tolerance).ok
+
+        return award(self.spec.mistakes, self.spec.points, matches)
 
     def score(self, outcome: Outcome) -> TestResult:
         spec = self.spec
@@ -213,8 +213,9 @@ class _TrajectoryCheck(Check):
             partial = outcome.partial
             # A prefix shorter than x_0..x_3 cannot tell mistakes apart (x_1 is the same for many).
             if partial is not None and np.asarray(partial).ndim == 2 and len(partial) >= 4:
-                m = self.diagnose(np.asarray(partial, dtype=float), partial_ok=True)
-                if m is not None:
+                found = self.diagnose(np.asarray(partial, dtype=float), partial_ok=True)
+                if found is not None:
+                    m = found.mistake
                     lines.append(f"[{m.id}] Up to then your positions matched a known mistake. {m.message}")
                     diags.append(m.id)
             if outcome.message:
@@ -228,14 +229,13 @@ class _TrajectoryCheck(Check):
             detail = "" if spec.hidden else f" ({_difference_text(cmp, digits=1)})"
             lines = header + [f"Passed: positions match the reference at all {spec.steps} steps{detail}."]
             return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
-        mistake = self.diagnose(got)
-        if mistake is not None:
-            credit = mistake.credit * spec.points
-            lines = header + [f"[{mistake.id}] {mistake.message}"]
-            if credit:
-                lines.append(f"Credit: {credit:g} of {spec.points:g} points.")
-            return self._result(score=credit, status="partial" if credit else "failed", lines=lines,
-                                diagnoses=[mistake.id])
+        found = self.diagnose(got)
+        if found is not None:
+            lines = header + [f"[{found.mistake.id}] {found.mistake.message}"]
+            if found.score:
+                lines.append(f"Credit: {found.score:g} of {spec.points:g} points.")
+            return self._result(score=found.score, status=found.status, lines=lines,
+                                diagnoses=[found.mistake.id])
         lines = header + [self._deviation(got, exp, cmp)]
         return self._result(score=0.0, status="failed", lines=lines, diagnoses=["wrong-trajectory"])
 
@@ -261,8 +261,7 @@ class _ValueCheck(Check):
     task: Task
 
     def _close(self, got: float, want: float) -> bool:
-        tol = self.spec.tolerance
-        return abs(got - want) <= tol.atol + tol.rtol * abs(want)
+        return self.spec.tolerance.accepts(got, want)
 
     def _kind(self, value: Any) -> str:
         """'a <type>' for feedback; on a hidden check only a fixed word (a class name is the student's text)."""
@@ -308,16 +307,13 @@ class _ValueCheck(Check):
         if ok:  # on a hidden check the passing value would be the expected value: not shown
             lines = header + [f"Passed: {sig} returned {'the expected value' if spec.hidden else shown}."]
             return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
-        for m in spec.mistakes:
-            assert m.value is not None
-            wrong = m.value(*spec.args)
-            if self._matches(got, wrong):
-                credit = m.credit * spec.points
-                lines = header + [f"[{m.id}] {m.message}"]
-                if not spec.hidden:
-                    lines.append(f"Expected {want if isinstance(want, str) else f'{want:.6g}'!s}, got {shown}.")
-                return self._result(score=credit, status="partial" if credit else "failed", lines=lines,
-                                    diagnoses=[m.id])
+        found = award(spec.mistakes, spec.points, lambda m: self._matches(got, m.matcher(*spec.args)))
+        if found is not None:
+            lines = header + [f"[{found.mistake.id}] {found.mistake.message}"]
+            if not spec.hidden:
+                lines.append(f"Expected {want if isinstance(want, str) else f'{want:.6g}'!s}, got {shown}.")
+            return self._result(score=found.score, status=found.status, lines=lines,
+                                diagnoses=[found.mistake.id])
         if spec.hidden:  # the returned value is the student's to choose: a channel for the inputs
             lines = header + [f"Wrong answer: {sig} returned a wrong value; no known mistake matches."]
         else:

@@ -233,8 +233,8 @@ def _question_data(problem: Any, variants: list[dict[str, Fraction]], report: Ex
                 answers[i][name] = {
                     "reference": ref, "correct": ref,
                     "explanation": render(part.explanation, params),
-                    "mistakes": [{"id": m.id, "answer": _numeric(m.answer, params),
-                                  "feedback": render(m.feedback, params), "credit": m.credit}
+                    "mistakes": [{"id": m.id, "answer": _numeric(m.matcher, params),
+                                  "feedback": render(m.message, params), "credit": m.credit}
                                  for m in part.mistakes]}
         elif part.kind == "symbolic":
             conv = _Converter(part)
@@ -256,14 +256,14 @@ def _question_data(problem: Any, variants: list[dict[str, Fraction]], report: Ex
                 assert ref is not None
                 mistakes = []
                 for m in part.mistakes:
-                    text = conv.expr(m.answer, params)
+                    text = conv.expr(m.matcher, params)
                     if text is None:
                         if i == 0:
-                            report.notes.append(f"{part.id}: anticipated answer {m.id!r} ({m.answer}) changes "
+                            report.notes.append(f"{part.id}: anticipated answer {m.id!r} ({m.matcher}) changes "
                                                 "the relation itself, which the bound-only input cannot "
                                                 "express; not exported")
                         continue
-                    mistakes.append({"id": m.id, "answer": text, "feedback": render(m.feedback, params),
+                    mistakes.append({"id": m.id, "answer": text, "feedback": render(m.message, params),
                                      "credit": m.credit})
                 answers[i][name] = {"reference": ref, "correct": ref, "mistakes": mistakes,
                                     "explanation": render(part.explanation, params)}
@@ -336,7 +336,7 @@ ENTRYPOINT ["ravine", "prairielearn", "--root", "/grade"]
 
 
 def _initial_code() -> str:
-    from problems.update_rules import EXERCISES
+    from problems.registry import EXERCISES
 
     lines = ['"""The update rules and helpers (see the question for the contract)."""', "",
              "import numpy as np", ""]
@@ -366,7 +366,7 @@ def _copy_source(dest: Path) -> None:
 def _write_ur_question(out: Path, qdir: Path, *, image: str, seed: int, timeout: int,
                        report: ExportReport) -> None:
     from problems import registry
-    from problems.update_rules import EXERCISES
+    from problems.registry import EXERCISES
 
     from .prairielearn import SETTINGS_NAME
 

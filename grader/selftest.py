@@ -65,9 +65,9 @@ def bank_problems() -> list[Any]:
 
 
 def bank_exercises() -> list[Any]:
-    from problems.update_rules import EXERCISES
+    from problems import registry
 
-    return list(EXERCISES.values())
+    return list(registry.EXERCISES.values())
 
 
 def variant_seeds(n: int) -> list[tuple[str, bytes]]:
@@ -84,8 +84,8 @@ def _show(params: Mapping[str, Fraction]) -> str:
 
 
 def _relevant(part: Any) -> list[str]:
-    texts = [part.reference, part.explanation, part.given, *(m.answer for m in part.mistakes),
-             *(m.feedback for m in part.mistakes), *(c.feedback for c in part.choices)]
+    texts = [part.reference, part.explanation, part.given, *(m.matcher for m in part.mistakes),
+             *(m.message for m in part.mistakes), *(c.feedback for c in part.choices)]
     return sorted({m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t)})
 
 
@@ -127,7 +127,7 @@ def _check_part(part: Any, params: Mapping[str, Fraction], where: str, variant: 
                 bad(f"choice ({c.key})", "its feedback is not shown")
         return
     for m in part.mistakes:
-        text = render(m.answer, params)
+        text = render(m.matcher, params)
         r = grade_part(part, text, params, timeout=timeout)
         counts["anticipated answers"] += 1
         label = f"anticipated {m.id!r} ({text})"
@@ -137,7 +137,7 @@ def _check_part(part: Any, params: Mapping[str, Fraction], where: str, variant: 
         elif m.id not in r.tags:
             bad(label, f"not recognised: tags {r.tags[1:] or 'none'}, feedback "
                 f"{r.output.splitlines()[0][:120] if r.output else ''!r}")
-        elif not r.output.startswith(render(m.feedback, params)):
+        elif not r.output.startswith(render(m.message, params)):
             bad(label, "its feedback is not shown")
         elif abs(r.score - want) > 1e-9:
             bad(label, f"credit {r.score:g}, expected {want:g}")
@@ -225,9 +225,9 @@ def _check_spec(spec: Any, variant: str, report: SelftestReport) -> None:
         if not r.passed:
             bad("reference", f"the reference's own positions got {r.status}")
         for m in spec.mistakes:
-            traj = check.mutant(m.variant)
+            traj = check.mutant(m.matcher)
             report.counts["mutant runs"] += 1
-            label = f"mutant {m.id!r} ({m.variant})"
+            label = f"mutant {m.id!r} ({m.matcher})"
             if traj is None or len(traj) < 4:
                 bad(label, "its run is not finite long enough to be recognised")
                 continue
@@ -251,10 +251,10 @@ def _check_spec(spec: Any, variant: str, report: SelftestReport) -> None:
     for m in spec.mistakes:
         label = f"mutant {m.id!r}"
         with np.errstate(all="ignore"):
-            values = _values(m.value(*spec.args))
+            values = _values(m.matcher(*spec.args))
         for value in values:
             same = (value == want) if spec.compare == "label" else \
-                abs(float(value) - float(want)) <= spec.tolerance.atol + spec.tolerance.rtol * abs(float(want))
+                spec.tolerance.accepts(float(value), float(want))
             if same:
                 report.counts["value mutants not applicable"] += 1
                 continue

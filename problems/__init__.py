@@ -1,9 +1,10 @@
 """The exercises: declarative specs in one registry keyed by id.
 
 ``PROBLEMS`` maps id -> :class:`problems.spec.Problem`; ``get(id)`` and
-``part(part_id)`` look them up.  Imports nothing of the grader.
+``part(part_id)`` look them up; ``exercise(function)`` gives an implementation
+part's exercise (``EXERCISES`` maps function -> exercise).  Imports nothing of the grader.
 """
 
-from .registry import PROBLEMS, default_params, get, part, parts
+from .registry import EXERCISES, FUNCTIONS, PROBLEMS, default_params, exercise, get, part, parts
 
-__all__ = ["PROBLEMS", "get", "part", "parts", "default_params"]
+__all__ = ["PROBLEMS", "EXERCISES", "FUNCTIONS", "get", "part", "parts", "exercise", "default_params"]

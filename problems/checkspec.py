@@ -2,13 +2,21 @@
 
 These are frozen data: the grader (``grader.checks``) knows how to run and
 score each *kind* of check; the exercises (``problems.update_rules``) only
-fill in numbers, reference names, mistakes and messages.
+fill in numbers, reference names, mistakes and messages.  ``Mistake`` and
+``Tolerance`` are the ones answer parts use (``problems.spec``): a trajectory
+mistake's matcher names a rule variant of ``solvers.rules.VARIANTS``, a value
+mistake's matcher computes the wrong value from the check's arguments.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
+
+from solvers.numeric import SIGNATURES as HELPER_SIGNATURES
+from solvers.rollout import STUDENT_SIGNATURES
+
+from .spec import Mistake, Tolerance
 
 __all__ = [
     "Tolerance",
@@ -18,35 +26,6 @@ __all__ = [
     "CheckSpec",
     "FunctionExercise",
 ]
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Elementwise pass criterion |got - expected| <= atol + rtol * |expected|.
-
-    For trajectories ``atol`` is *relative to the trajectory's scale*
-    (max |x_t| over the reference run), so one tolerance serves a 1-D toy and a
-    1000-dimensional quadratic alike.
-    """
-
-    rtol: float
-    atol: float
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """A recognisable wrong answer: an id, how to reproduce it, credit and a message.
-
-    Trajectory mistakes name a rule variant of ``solvers.rules.VARIANTS``;
-    value mistakes carry a function computing the wrong value from the
-    check's arguments.
-    """
-
-    id: str
-    message: str
-    credit: float = 0.0  # fraction of the check's points
-    variant: str | None = None
-    value: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +69,6 @@ class FunctionExercise:
 
     id: str
     function: str
-    signature: str
     title: str
     statement: str
     points: float
@@ -101,6 +79,11 @@ class FunctionExercise:
     # (not after a timeout, a contract error or a named mistake whose message says more).
     hint_for: tuple[str, ...] = ("wrong-trajectory", "wrong-value")
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def signature(self) -> str:
+        """The published signature (stated once, in ``solvers``: the rules' and the helpers')."""
+        return {**STUDENT_SIGNATURES, **HELPER_SIGNATURES}[self.function]
 
     def checks(self, *, seed: int | None) -> tuple[CheckSpec, ...]:
         """Public checks, plus the hidden ones drawn from ``seed`` (None: public only)."""

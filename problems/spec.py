@@ -4,10 +4,15 @@ A :class:`Problem` has an id, a title, a Markdown+LaTeX statement, optional
 per-student parameters and a tuple of :class:`Part`.  Each part has an answer
 kind:
 
-* ``implementation``: a student function (``function``), graded by the
-  grader's implementation checks; only declared here.
+* ``implementation``: a student function; the part's payload ``exercise`` (a
+  :class:`problems.checkspec.FunctionExercise`) holds its checks, mistakes and
+  points, and ``function`` is the exercise's function.  The grader's
+  implementation checks grade it.
 * ``symbolic``: a formula (or a condition, or an equation) in the part's
-  symbols; ``reference`` is its formula text.
+  symbols; ``reference`` is its formula text.  Symbolic, numeric and derivation
+  parts say in ``derived`` how their reference follows from the derivations'
+  results (:mod:`problems.references`); ``reference`` is then the generated text
+  committed in ``problems/_references.py``.
 * ``numeric``: a number; ``reference`` is a formula in the problem's
   parameters, the answer may be any numeric formula (``2/120``) and is
   accepted within ``rtol``/``atol``.
@@ -25,9 +30,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Union
 
-__all__ = ["Kind", "Sym", "Mistake", "Choice", "Param", "Part", "Problem", "KINDS"]
+from ._references import REFERENCES
+
+if TYPE_CHECKING:
+    from .checkspec import FunctionExercise
+
+__all__ = ["Kind", "Sym", "Tolerance", "Mistake", "Award", "award", "Choice", "Param", "Part",
+           "Problem", "KINDS"]
 
 Kind = Literal["implementation", "symbolic", "numeric", "choice", "text", "derivation"]
 KINDS = ("implementation", "symbolic", "numeric", "choice", "text", "derivation")
@@ -56,13 +67,68 @@ class Sym:
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """Pass criterion |got - want| <= atol * scale + rtol * |want| (elementwise on arrays).
+
+    ``scale`` is 1 for numbers; trajectories pass the scale of the reference run
+    (max |x_t|), so one tolerance serves a 1-D toy and a 1000-dimensional quadratic alike.
+    """
+
+    rtol: float
+    atol: float
+
+    def bound(self, want: Any, scale: float = 1.0) -> Any:
+        return self.atol * scale + self.rtol * abs(want)
+
+    def accepts(self, got: float, want: float, scale: float = 1.0) -> bool:
+        return bool(abs(got - want) <= self.bound(want, scale))
+
+
+# What recognises a mistake: a formula text or choice key (answer parts; ``{{name}}``
+# placeholders allowed), the name of a rule variant of ``solvers.rules.VARIANTS``
+# (trajectory checks), or a function of a value check's arguments returning the wrong
+# value (or a set of wrong values).
+Matcher = Union[str, Callable[..., Any]]
+
+
+@dataclass(frozen=True)
 class Mistake:
-    """An anticipated wrong answer, recognised in any equivalent form."""
+    """A recognisable wrong answer, for implementation checks and answer parts alike.
+
+    ``id`` names it in feedback and tags, ``message`` explains it to the student,
+    ``credit`` is the fraction of the points it still earns, ``matcher`` recognises it
+    (see ``Matcher``).  How a matcher is compared is the grader's business
+    (``grader.checks`` for checks, ``grader.answers`` for parts).
+    """
 
     id: str
-    answer: str  # formula text (symbolic/numeric) or a choice key
-    feedback: str
-    credit: float = 0.0  # fraction of the part's points
+    message: str
+    credit: float = 0.0
+    matcher: Matcher = ""
+
+    def __post_init__(self) -> None:
+        if self.matcher == "":
+            raise ValueError(f"mistake {self.id}: no matcher")
+
+
+@dataclass(frozen=True)
+class Award:
+    """A recognised mistake and the points it earns."""
+
+    mistake: Mistake
+    score: float
+
+    @property
+    def status(self) -> str:
+        return "partial" if self.score else "failed"
+
+
+def award(mistakes: Iterable[Mistake], points: float, matches: Callable[[Mistake], bool]) -> Award | None:
+    """The first of ``mistakes`` that ``matches`` the answer, with credit x points; None if none does."""
+    for m in mistakes:
+        if matches(m):
+            return Award(m, m.credit * points)
+    return None
 
 
 @dataclass(frozen=True)
@@ -99,7 +165,9 @@ class Part:
     designated: str | None = None
     mistakes: tuple[Mistake, ...] = ()
     choices: tuple[Choice, ...] = ()
-    function: str = ""  # implementation parts: the student function's name
+    function: str = ""  # implementation parts: the student function's name (from the exercise)
+    exercise: FunctionExercise | None = None  # implementation parts: checks, mistakes, points
+    derived: str = ""  # recipe of the reference from the derivations' results (problems.references)
     rtol: float = 2e-3
     atol: float = 0.0
     given: str = ""  # derivation parts: the starting equation
@@ -109,11 +177,27 @@ class Part:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"{self.id}: unknown kind {self.kind!r}")
+        if self.derived:
+            # Generated from the derivations (empty until problems/_references.py is rewritten;
+            # tests/test_problem_bank.py says so).
+            generated = REFERENCES.get(self.derived, "")
+            if self.reference not in ("", generated):
+                raise ValueError(f"{self.id}: the reference of a derived part is generated, not written")
+            object.__setattr__(self, "reference", generated)
         if self.points < 0:
             raise ValueError(f"{self.id}: negative points")
-        if self.kind == "implementation" and not self.function:
-            raise ValueError(f"{self.id}: an implementation part names its function")
-        if self.kind == "choice":
+        if self.kind == "implementation":
+            if self.exercise is None:
+                raise ValueError(f"{self.id}: an implementation part names its function through its exercise")
+            if self.function not in ("", self.exercise.function):
+                raise ValueError(f"{self.id}: function {self.function!r} is not its exercise's "
+                                 f"{self.exercise.function!r}")
+            if self.points != self.exercise.points:
+                raise ValueError(f"{self.id}: {self.points:g} points, its exercise has {self.exercise.points:g}")
+            object.__setattr__(self, "function", self.exercise.function)
+        elif self.exercise is not None:
+            raise ValueError(f"{self.id}: only implementation parts carry an exercise")
+        if self.kind == "choice" and (self.reference or not self.derived):  # not yet generated: the test says so
             keys = [c.key for c in self.choices]
             if self.reference not in keys or len(set(keys)) != len(keys):
                 raise ValueError(f"{self.id}: reference {self.reference!r} must be one of {keys}")
@@ -130,6 +214,11 @@ class Part:
             "designated": self.designated,
             "open": False,
         }
+
+    @property
+    def tolerance(self) -> Tolerance:
+        """Numeric parts: how close an answer (or an anticipated mistake) must be."""
+        return Tolerance(rtol=self.rtol, atol=self.atol)
 
     @property
     def problem_id(self) -> str:

@@ -20,7 +20,7 @@ from solvers.objectives import build as build_objective
 
 from .checkspec import FunctionExercise, Mistake, Tolerance, TrajectoryCheck, ValueCheck
 
-__all__ = ["EXERCISES", "MISTAKES", "FUNCTIONS", "exercise", "contract_text"]
+__all__ = ["ALL_EXERCISES", "MISTAKES"]
 
 # --- tolerances --------------------------------------------------------------------
 # Trajectories: |got - exp| <= atol*scale + rtol*|exp|, scale = max |x_t| of the
@@ -54,7 +54,7 @@ _STALE = (
 )
 
 def _mistake(id: str, message: str, variant: str, credit: float = 0.0) -> Mistake:
-    return Mistake(id=id, message=message, credit=credit, variant=variant)
+    return Mistake(id, message, credit, matcher=variant)
 
 
 SGD_MISTAKES = (
@@ -99,23 +99,23 @@ STABLE_LR_MISTAKES = (
     Mistake("one-over-lambda-max", "You returned 1/lambda_max. Gradient descent on a quadratic "
             "multiplies the error along an eigenvector by (1 - lr*lambda); |1 - lr*lambda| < 1 allows "
             "lr up to 2/lambda, so the largest stable lr is 2/lambda_max.",
-            value=lambda *a: 1.0 / float(_max_eig(a)[-1])),
+            matcher=lambda *a: 1.0 / float(_max_eig(a)[-1])),
     Mistake("two-over-lambda-min", "You returned 2/lambda_min. Stability needs |1 - lr*lambda| < 1 "
             "for EVERY eigenvalue; the largest eigenvalue (the steepest direction) is the binding one: "
-            "2/lambda_max.", value=lambda *a: 2.0 / float(_max_eig(a)[0])),
+            "2/lambda_max.", matcher=lambda *a: 2.0 / float(_max_eig(a)[0])),
     Mistake("diagonal-only", "Your answer matches 2/max(diagonal of H). The diagonal entries are not "
             "the eigenvalues when H has off-diagonal terms: use the largest eigenvalue "
             "(np.linalg.eigvalsh(H)[-1]).",
-            value=lambda *a: 2.0 / float(np.max(np.diag(np.array(a[0]["matrix"], dtype=float))))),
+            matcher=lambda *a: 2.0 / float(np.max(np.diag(np.array(a[0]["matrix"], dtype=float))))),
 )
 EFFECTIVE_LR_MISTAKES = (
     Mistake("lr-times-one-minus-beta", "You returned lr*(1-beta). At terminal velocity "
             "v = g/(1-beta) (sum the geometric series 1 + beta + beta^2 + ...), so the step is "
-            "lr*g/(1-beta): divide by (1-beta), don't multiply.", value=lambda lr, b: lr * (1 - b)),
+            "lr*g/(1-beta): divide by (1-beta), don't multiply.", matcher=lambda lr, b: lr * (1 - b)),
     Mistake("one-plus-beta", "You returned lr/(1+beta). The geometric series 1 + beta + beta^2 + ... "
-            "sums to 1/(1-beta).", value=lambda lr, b: lr / (1 + b)),
+            "sums to 1/(1-beta).", matcher=lambda lr, b: lr / (1 + b)),
     Mistake("missing-lr", "You returned 1/(1-beta), the terminal velocity per unit gradient; "
-            "the step is lr times that: lr/(1-beta).", value=lambda lr, b: 1 / (1 - b)),
+            "the step is lr times that: lr/(1-beta).", matcher=lambda lr, b: 1 / (1 - b)),
 )
 
 
@@ -150,10 +150,10 @@ def _exact_zero(*a: Any) -> set[str]:
 CLASSIFY_MISTAKES = (
     Mistake("determinant-only", "Your answer matches a determinant-only test (det > 0 -> minimum). "
             "det > 0 also holds for a maximum in 2-D and for a saddle with two negative eigenvalues in 3-D: "
-            "look at the sign of every eigenvalue.", value=_determinant_only),
+            "look at the sign of every eigenvalue.", matcher=_determinant_only),
     Mistake("exact-zero", "The Hessian here has an eigenvalue that is zero up to round-off, so the "
             "point is degenerate. Compare |lambda| <= tol * max|lambda| (e.g. tol = 1e-8) rather than "
-            "lambda == 0 or lambda > 0.", value=_exact_zero),
+            "lambda == 0 or lambda > 0.", matcher=_exact_zero),
 )
 
 # Every diagnosis id an exercise can name, for documentation and tests.
@@ -311,11 +311,11 @@ def _hidden_classify(seed: int) -> tuple[ValueCheck, ...]:
 _ravine = np.diag([100.0, 1.0])
 _H3 = np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 2.0]])
 
-EXERCISES: dict[str, FunctionExercise] = {
-    e.function: e
-    for e in [
+# The exercises in contract order; ``problems.registry`` holds them (as the payload of the
+# UR problem's implementation parts), keyed by function name.
+ALL_EXERCISES: tuple[FunctionExercise, ...] = (
         FunctionExercise(
-            id="sgd", function="sgd_step", signature="sgd_step(x, grad_fn, lr) -> x_new",
+            id="sgd", function="sgd_step",
             title="Plain (stochastic) gradient descent",
             statement="Return x - lr * grad_fn(x).", points=12.0,
             public=_rule_checks("sgd_step", "sgd", SGD_MISTAKES, beta=0.0, lr_ravine=0.015, lr_rosen=1e-3),
@@ -324,7 +324,6 @@ EXERCISES: dict[str, FunctionExercise] = {
         ),
         FunctionExercise(
             id="momentum", function="momentum_step",
-            signature="momentum_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)",
             title="Heavy-ball momentum (the lecture's = torch.optim.SGD convention)",
             statement="v <- beta*v + grad(x); x <- x - lr*v; v starts at zero.", points=12.0,
             public=_rule_checks("momentum_step", "momentum", MOMENTUM_MISTAKES, beta=0.9,
@@ -335,7 +334,6 @@ EXERCISES: dict[str, FunctionExercise] = {
         ),
         FunctionExercise(
             id="nesterov", function="nesterov_step",
-            signature="nesterov_step(x, v, grad_fn, lr, beta) -> (x_new, v_new)",
             title="Nesterov momentum (look-ahead form)",
             statement="v <- beta*v + grad(x - lr*beta*v); x <- x - lr*v; v starts at zero.", points=12.0,
             public=_rule_checks("nesterov_step", "nesterov", NESTEROV_MISTAKES, beta=0.9,
@@ -345,7 +343,7 @@ EXERCISES: dict[str, FunctionExercise] = {
             hint_for=("wrong-trajectory", "no-lookahead", "lookahead-sign"),
         ),
         FunctionExercise(
-            id="stable-lr", function="largest_stable_lr", signature="largest_stable_lr(H) -> float",
+            id="stable-lr", function="largest_stable_lr",
             title="Largest stable learning rate", points=4.0,
             statement="2/lambda_max(H) for gradient descent on f(x) = 1/2 x^T H x, H symmetric positive definite.",
             public=(
@@ -358,7 +356,7 @@ EXERCISES: dict[str, FunctionExercise] = {
             hint="Use the largest eigenvalue of H (np.linalg.eigvalsh returns them sorted).",
         ),
         FunctionExercise(
-            id="effective-lr", function="effective_lr", signature="effective_lr(lr, beta) -> float",
+            id="effective-lr", function="effective_lr",
             title="Effective learning rate at terminal velocity", points=4.0,
             statement="lr/(1-beta): the step per unit gradient once the velocity has converged.",
             public=(
@@ -370,7 +368,7 @@ EXERCISES: dict[str, FunctionExercise] = {
         ),
         FunctionExercise(
             id="classify", function="classify_critical_point",
-            signature="classify_critical_point(H) -> str", title="Classify a critical point", points=7.0,
+            title="Classify a critical point", points=7.0,
             statement='"minimum", "maximum", "saddle" or "degenerate" (an eigenvalue zero relative to the '
                       "largest |eigenvalue|).",
             public=(
@@ -386,19 +384,14 @@ EXERCISES: dict[str, FunctionExercise] = {
             hidden=_hidden_classify,
             hint="Look at the sign of every eigenvalue; treat |lambda| <= 1e-8 * max|lambda| as zero.",
         ),
-    ]
-}
-
-FUNCTIONS: tuple[str, ...] = tuple(EXERCISES)
+)
 
 
-def exercise(function: str) -> FunctionExercise:
-    try:
-        return EXERCISES[function]
-    except KeyError:
-        raise KeyError(f"no exercise for function {function!r}; known: {', '.join(FUNCTIONS)}") from None
+def __getattr__(name: str) -> object:
+    # EXERCISES, FUNCTIONS and exercise() live in problems.registry; these names stay readable
+    # here for grader/engine.py and grader/commands/check.py until they import the registry.
+    if name in ("EXERCISES", "FUNCTIONS", "exercise"):
+        from . import registry
 
-
-def contract_text() -> str:
-    """The student contract, one line per function (used by `ravine check` and notebooks)."""
-    return "\n".join(f"  {e.signature}" for e in EXERCISES.values())
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

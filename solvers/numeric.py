@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["largest_stable_lr", "effective_lr", "classify_critical_point", "DEGENERATE_RTOL"]
+__all__ = ["largest_stable_lr", "effective_lr", "classify_critical_point", "DEGENERATE_RTOL", "SIGNATURES"]
+
+# The published signatures of the three helpers (the rules' are ``solvers.rollout.STUDENT_SIGNATURES``).
+SIGNATURES: dict[str, str] = {
+    "largest_stable_lr": "largest_stable_lr(H) -> float",
+    "effective_lr": "effective_lr(lr, beta) -> float",
+    "classify_critical_point": "classify_critical_point(H) -> str",
+}
 
 # An eigenvalue counts as zero when |lambda| <= DEGENERATE_RTOL * max|lambda|.
 # 1e-8 sits far above float64 round-off of eigvalsh (~1e-15 relative) and far

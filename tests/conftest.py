@@ -12,3 +12,5 @@ settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "ci"))
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the expected reports in tests/golden/ from the current output")
+    parser.addoption("--update-references", action="store_true", default=False,
+                     help="rewrite problems/_references.py from the derivations' results")

@@ -56,7 +56,7 @@ def test_reference_answers_for_a_student_variant() -> None:
     assert res2["P1.c"].score == 0 and res2["P1.a"].score == res2["P1.a"].max_score
 
 
-MISTAKES = [(part.id, m.id, m.answer, m.credit) for part in registry.parts()
+MISTAKES = [(part.id, m.id, m.matcher, m.credit) for part in registry.parts()
             for m in part.mistakes]
 
 
@@ -71,7 +71,7 @@ def test_anticipated_mistakes_are_recognised(part_id: str, mistake_id: str, answ
     assert mistake_id in r.tags
     assert r.score == pytest.approx(credit * part.points)
     assert r.status == ("partial" if credit else "failed")
-    assert r.output.startswith(next(m.feedback for m in part.mistakes if m.id == mistake_id)[:30])
+    assert r.output.startswith(next(m.message for m in part.mistakes if m.id == mistake_id)[:30])
 
 
 REWRITINGS = [

@@ -12,7 +12,7 @@ import pytest
 
 from grader.checks import compare_positions, compile_check
 from grader.sandbox import Outcome
-from problems import update_rules as U
+from problems import registry as U
 from problems.checkspec import Tolerance, TrajectoryCheck
 from solvers import rules
 from solvers.objectives import build
@@ -72,7 +72,7 @@ def test_every_mistake_is_named_on_every_check(function):
             continue
         check = compile_check(spec)
         for mistake in spec.mistakes:
-            rule = rules.VARIANTS[mistake.variant].factory(spec.lr, spec.beta)
+            rule = rules.VARIANTS[mistake.matcher].factory(spec.lr, spec.beta)
             result = check.score(outcome_of(spec, rule))
             assert mistake.id in result.tags, (spec.name, mistake.id, result.tags, result.output)
             assert result.score == pytest.approx(mistake.credit * spec.points)

@@ -192,10 +192,18 @@ def test_unknown_name_lists_the_names() -> None:
 
 @pytest.mark.parametrize("name", answers.names())
 def test_each_answer_is_what_its_derivation_derives(name: str) -> None:
+    # the answer's formula is read from its derivation's results (stated once), and
+    # verify() requires every result to appear in one of the derivation's checked steps
     a = answers.get(name)
     d = derive.get(a.derivation)
     assert name in d.results, f"{a.derivation} does not derive {name}"
     assert _is_zero(sp.sympify(d.results[name]) - sp.sympify(a.expr)), (d.results[name], a.expr)
+
+
+def test_an_answer_its_derivation_does_not_derive_is_refused() -> None:
+    bogus = answers.Answer("no_such_result", (), "stable-lr", "")
+    with pytest.raises(KeyError, match="'stable-lr' does not derive 'no_such_result'"):
+        bogus.expr
 
 
 def test_textbook_values() -> None:
@@ -425,8 +433,8 @@ def test_goe_value_by_an_independent_quadrature(reports: dict[str, derive.Report
     dens = np.abs(l1 - l2) * np.exp(-(l1**2 + l2**2) / 2)
     p = dens[(l1 > 0) & (l2 > 0)].sum() / dens.sum()
     assert p == pytest.approx((2 - np.sqrt(2)) / 4, abs=2e-3)
-    goe = reports["saddles"].steps[-1]
-    assert goe.label == "goe" and goe.method == "symbolic"
+    goe = next(s for s in reports["saddles"].steps if s.label == "goe")
+    assert goe.method == "symbolic"
     assert all(s.method != "given" or "density ~" not in s.why for s in reports["saddles"].steps)
 
 

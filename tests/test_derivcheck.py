@@ -220,7 +220,7 @@ def test_problem_fixes_target_and_domain(tmp_path: Path) -> None:
     f = tmp_path / "tv.txt"
     f.write_text("target: v = 0\nv - beta*v = g\nv = 0\n")
     code, _, err = cli_verify("--problem", "TV.c", str(f))
-    assert code == 2 and "TV.c fixes its target as 'v = g/(1-beta)'" in err
+    assert code == 2 and "TV.c fixes its target as 'v = g/(1 - beta)'" in err
     f.write_text("assume: g = 0\nv - beta*v = g\nv = g/(1 - beta)\n")
     code, _, err = cli_verify("--problem", "TV.c", str(f))
     assert code == 2 and "'g = 0' narrows the domain of TV.c" in err

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli, selftest as st
-from problems import update_rules
-from problems.checkspec import Mistake as RuleMistake
+from problems import registry
 from problems.spec import Choice, Mistake, Param, Part, Problem, Sym
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,11 +24,11 @@ BROKEN = Problem(
     (
         # the anticipated 2x coincides with the reference x^2 when x = 2 (but not when x = 3)
         Part("BR.a", "numeric", 2, "x^2 for x = {{x}}?", "{{x}}^2",
-             mistakes=(Mistake("double", "2*{{x}}", "That is 2x, not x^2."),)),
+             mistakes=(Mistake("double", "That is 2x, not x^2.", matcher="2*{{x}}"),)),
         # an "anticipated wrong answer" that is the reference in another form
         Part("BR.b", "symbolic", 2, "Memory?", "1/(1-beta)", (BETA,), ("beta < 1",),
-             mistakes=(Mistake("same-thing", "-1/(beta-1)", "Not really wrong."),
-                       Mistake("one-over-beta", "1/beta", "The memory is 1/(1-beta)."))),
+             mistakes=(Mistake("same-thing", "Not really wrong.", matcher="-1/(beta-1)"),
+                       Mistake("one-over-beta", "The memory is 1/(1-beta).", matcher="1/beta"))),
         # a healthy part: no failure
         Part("BR.c", "choice", 1, "Pick one.", "a", choices=(Choice("a", "right"), Choice("b", "wrong", "No."))),
         # a derivation whose target does not follow from its given
@@ -53,8 +52,8 @@ def test_shipped_bank_passes_through_the_cli():
     answer_parts = [p for p in registry.parts() if p.kind != "implementation"]
     assert int(counts["reference answers"]) + int(counts["derivation parts"]) >= len(answer_parts)
     assert int(counts["anticipated answers"]) >= sum(len(p.mistakes) for p in answer_parts)
-    n_mutants = sum(len(s.mistakes) for e in update_rules.EXERCISES.values() for s in e.public
-                    if s.mistakes and s.mistakes[0].variant)
+    n_mutants = sum(len(s.mistakes) for e in registry.EXERCISES.values() for s in e.public
+                    if s.mistakes and isinstance(s.mistakes[0].matcher, str))
     assert int(counts["mutant runs"]) > n_mutants * 5
     assert int(counts["derivations"]) >= 10
 
@@ -78,23 +77,23 @@ def test_broken_problem_is_caught_and_named(monkeypatch, capsys):
 def test_an_answer_recognised_under_another_id_is_caught():
     # two anticipated answers that are the same formula: the second is never named
     part = dataclasses.replace(BROKEN.parts[1], mistakes=(
-        Mistake("first", "1/beta", "The memory is 1/(1-beta)."),
-        Mistake("second", "1/(beta)", "Another text.")))
+        Mistake("first", "The memory is 1/(1-beta).", matcher="1/beta"),
+        Mistake("second", "Another text.", matcher="1/(beta)")))
     report = st.selftest(variants=2, problems=[dataclasses.replace(BROKEN, parts=(part,))], sections=("answers",))
     assert [(f.where, f.answer.split(" (")[0]) for f in report.failures] == [("BR.b", "anticipated 'second'")]
     assert "not recognised" in report.failures[0].message and "first" in report.failures[0].message
     # credit is checked too: x = 3 makes 3x equal x^2 (not told apart), x = 2 is fine
-    part = dataclasses.replace(BROKEN.parts[0], mistakes=(Mistake("triple", "3*{{x}}", "That is 3x.", 0.5),))
+    part = dataclasses.replace(BROKEN.parts[0], mistakes=(Mistake("triple", "That is 3x.", 0.5, matcher="3*{{x}}"),))
     report = st.selftest(variants=8, problems=[dataclasses.replace(BROKEN, parts=(part,))], sections=("answers",))
     assert report.failures and all("(x=3)" in f.variant for f in report.failures)
 
 
 def test_broken_update_rule_check_is_caught():
-    ex = update_rules.EXERCISES["momentum_step"]
+    ex = registry.EXERCISES["momentum_step"]
     spec = ex.public[0]
     # a "mutant" that is the reference itself, and a mutant listed twice under two ids
-    twin = RuleMistake("ema-again", "same positions as ema-form", variant="momentum-ema")
-    fake = RuleMistake("not-a-mistake", "identical to the reference", variant="momentum")
+    twin = Mistake("ema-again", "same positions as ema-form", matcher="momentum-ema")
+    fake = Mistake("not-a-mistake", "identical to the reference", matcher="momentum")
     broken = dataclasses.replace(ex, public=(dataclasses.replace(spec, mistakes=spec.mistakes + (twin, fake)),),
                                  hidden=lambda seed: ())
     report = st.selftest(variants=1, exercises=[broken], sections=("rules",))

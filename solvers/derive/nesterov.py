@@ -142,6 +142,7 @@ def nesterov_correction() -> Derivation:
             "nesterov_correction": CORRECTION,
             "nesterov_velocity_extra": beta * (gt - gprev),
             "nesterov_direction": beta * dprev + gt + beta * (gt - gprev),
+            "nesterov_direction_from_velocity": beta**2 * vt + (1 + beta) * gt,
         },
         simulations=[Simulation("torch-lookahead", "torch form vs look-ahead points vs the reference rule",
                                 simulate_torch_lookahead)],

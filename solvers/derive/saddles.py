@@ -15,6 +15,7 @@ __all__ = ["saddles", "goe_positive_fraction", "simulate_goe", "integrate_abs", 
 theta = sp.Symbol("theta", real=True)
 i = sp.Symbol("i", integer=True, positive=True)
 f_sym, p_min, p_goe = sp.symbols("f P_min P_GOE", real=True)
+p_max, p_saddle = sp.symbols("P_max P_saddle", real=True)
 l1, l2 = sp.symbols("lambda_1 lambda_2", real=True)
 r = sp.Symbol("r", positive=True)
 
@@ -128,6 +129,10 @@ def saddles() -> Derivation:
              label="average"),
         Step(sp.Eq(p_goe, P_MIN_GOE_2), "integrate: 1/2 - 1/(2 sqrt 2) = (2 - sqrt 2)/4 ~ 0.146 (Monte Carlo "
              "agrees, see the simulation)", via=lambda e: sp.Eq(p_goe, e.rhs.doit()), label="goe"),
+        Step(sp.Eq(p_saddle, 1 - p_min - p_max),
+             "back to the toy: a saddle is neither a minimum (all signs positive) nor a maximum (all negative)", rel="given"),
+        Step(sp.Eq(p_saddle, 1 - 2 ** (1 - n)), "all n signs negative is as likely as all positive: "
+             "P_max = P_min = 2^-n", via=lambda e: e.subs({p_min: 2**-n, p_max: 2**-n})),
     ]
     return Derivation(
         name="saddles",
@@ -147,7 +152,7 @@ def saddles() -> Derivation:
         "smaller -- (2 - sqrt 2)/4 ~ 0.146 for n = 2 instead of 0.25 (derived above from the matrix entries; the "
         "Monte Carlo agrees), and it falls like exp(-c n^2) (cited: Dean & Majumdar 2006; the Monte Carlo for "
         "n = 3, 4 is consistent), not 2^-n.",
-        results={"p_minimum_toy": 2**-n, "p_minimum_goe_2": P_MIN_GOE_2},
+        results={"p_minimum_toy": 2**-n, "p_saddle_toy": 1 - 2 ** (1 - n), "p_minimum_goe_2": P_MIN_GOE_2},
         simulations=[Simulation("goe-monte-carlo", "Monte Carlo over GOE matrices, n = 1..4", simulate_goe)],
         figures=["goe"],
         sources=["Dauphin et al., 'Identifying and attacking the saddle point problem' (NeurIPS 2014)",

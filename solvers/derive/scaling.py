@@ -16,6 +16,8 @@ i = sp.Symbol("i", integer=True, positive=True)
 m = sp.Symbol("m", integer=True, positive=True)
 c = sp.Symbol("c", positive=True)
 var_gB, temp, V, ratio = sp.symbols("Var_g_B T V_inf ratio", positive=True)
+k_batch = sp.Symbol("k", positive=True)  # the batch-size multiplier of the rule
+lr_new = sp.Symbol("lr_new", positive=True)
 
 
 def stationary_variance(lr_value: float, batch: int, lam_value: float, sigma_value: float = 1.0) -> float:
@@ -78,6 +80,11 @@ def linear_scaling() -> Derivation:
              "scale lr and B by c: the variance is a function of lr/B only up to the factor 1/(1 - lr lam/2); it "
              "changes once c lr lam is not small, and blows up at c lr lam = 2 (the stability edge)",
              via=lambda e: sp.Eq(ratio, sp.cancel(e.rhs.subs({lr: c * lr, B: c * B}, simultaneous=True) / e.rhs))),
+        Step(sp.Eq(lr_new * sigma**2 / (k_batch * B), lr * sigma**2 / B),
+             "the rule: batch size B -> k B, and the new lr keeps the noise scale", against="T",
+             via=lambda e: sp.Eq(e.rhs.subs({lr: lr_new, B: k_batch * B}, simultaneous=True), e.rhs)),
+        Step(sp.Eq(lr_new, k_batch * lr), "solve for the new lr: multiply it by k",
+             via=lambda e: sp.Eq(lr_new, sp.solve(e, lr_new)[0])),
     ]
     return Derivation(
         name="linear-scaling",
@@ -96,6 +103,7 @@ def linear_scaling() -> Derivation:
         "compared with the gradient (McCandlish et al. 2018) and larger B stops helping; (3) early in training "
         "(large curvature), which is why it needs warm-up; (4) adaptive methods (Adam) scale closer to sqrt(B).",
         results={"minibatch_variance": sigma**2 / B, "noise_scale": lr * sigma**2 / B,
+                 "scaled_lr": k_batch * lr,
                  "sgd_stationary_variance": lr * sigma**2 / (B * lam * (2 - lr * lam))},
         simulations=[Simulation("scaling", "minibatch variance and SGD stationary variance (reference sgd rule)",
                                 simulate_scaling)],

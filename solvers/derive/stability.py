@@ -15,7 +15,7 @@ __all__ = ["stable_lr", "simulate_gd_edge", "simulate_optimal_fixed_lr"]
 X = sp.Function("x")
 x0, xt, xnext = sp.symbols("x_0 x_t x_{t+1}", real=True)
 f_sym, grad_sym, grad_t, r_slow, K, theta = sp.symbols("f f'(x) f'(x_t) r_slow K theta", real=True)
-lr_opt, rate, K_approx = sp.symbols("lr_opt rate K_approx", positive=True)
+lr_opt, rate, K_approx, K_e = sp.symbols("lr_opt rate K_approx K_e", positive=True)
 
 
 def simulate_gd_edge(*, factor_below: float = 0.99, factor_above: float = 1.01, steps: int = 400) -> SimulationResult:
@@ -103,7 +103,8 @@ def stable_lr() -> Derivation:
         Step(lr < 2 / lambda_max, "2/lambda is decreasing, so the binding bound is the largest eigenvalue: "
              "2/lambda_min - 2/lambda_max = 2 d/(lambda_min (lambda_min + d)) > 0 with lambda_max = lambda_min + d",
              rel="<=>", via=_binding_bound, label="stable"),
-        Step(sp.Eq(r_slow, 1 - lr * lambda_min), "the slow direction's contraction factor", rel="given"),
+        Step(sp.Eq(r_slow, 1 - lr * lambda_min), "the slow direction's contraction factor", rel="given",
+             label="r-slow"),
         Step(sp.Eq(r_slow, 1 - 2 * lambda_min / lambda_max), "at the largest stable lr = 2/lambda_max",
              via=lambda e: e.subs(lr, 2 / lambda_max)),
         Step(sp.Eq(r_slow, 1 - 2 / kappa), "condition number kappa = lambda_max/lambda_min",
@@ -131,6 +132,13 @@ def stable_lr() -> Derivation:
              via=lambda e: e.subs(lr_opt, 2 / (lambda_min + lambda_max))),
         Step(sp.Eq(rate, (kappa - 1) / (kappa + 1)), "divide by lambda_min (kappa = lambda_max/lambda_min)",
              via=lambda e: e.subs(lambda_max, kappa * lambda_min), label="rate-opt"),
+        Step(sp.Eq(r_slow, 1 - lambda_min / lambda_max), "the cautious step lr = 1/lambda_max instead",
+             against="r-slow", via=lambda e: e.subs(lr, 1 / lambda_max)),
+        Step(sp.Eq((1 - lambda_min / lambda_max) ** K_e, sp.exp(-1)),
+             "K_e steps shrink the slow error by the factor e", rel="given"),
+        Step(sp.Eq(K_e, lambda_max / lambda_min),
+             "take logarithms with ln(1 - x) ~ -x for x = lambda_min/lambda_max: about kappa steps per factor e",
+             via=lambda e: sp.Eq(K_e, sp.log(e.rhs) / sp.series(sp.log(e.lhs.base), lambda_min, 0, 2).removeO())),
     ]
     return Derivation(
         name="stable-lr",
@@ -158,6 +166,7 @@ def stable_lr() -> Derivation:
             "iterations_to_epsilon_approx": kappa / 2 * sp.log(1 / epsilon),
             "optimal_fixed_lr": 2 / (lambda_min + lambda_max),
             "optimal_fixed_rate": (kappa - 1) / (kappa + 1),
+            "steps_per_efold": lambda_max / lambda_min,
         },
         simulations=[
             Simulation("gd-edge", "GD on 1/2(100x^2 + y^2) at 0.99 and 1.01 times 2/lambda_max", simulate_gd_edge),

@@ -92,7 +92,7 @@ def ema_unrolling_steps() -> list[Step]:
         Step(sp.Eq(V(t + 1), beta * unrolled(t) + gf(t)), "insert the hypothesis into the recurrence",
              against="ema-rec", via=lambda e: sp.Eq(e.lhs, e.rhs.subs(V(t), unrolled(t)))),
         Step(sp.Eq(V(t + 1), unrolled(t + 1)), "beta times the sum plus g_t is the same sum one step later: the "
-             "claim at t + 1 (induction step)"),
+             "claim at t + 1 (induction step)", label="unrolled"),
         Step(sp.Matrix([closed(tt) for tt in range(1, N_UNROLL + 1)]),
              f"cross-check: run the recurrence for t = 1..{N_UNROLL} with symbolic g_0..g_5 and compare with "
              "sum_k beta^(t-1-k) g_k",
@@ -103,6 +103,9 @@ def ema_unrolling_steps() -> list[Step]:
              "sum the geometric series: the weights total (1-beta^t)/(1-beta), so (1-beta) v_t is an exponential "
              "moving average (weights summing to 1 - beta^t -> 1), the EMA form of the lecture",
              via=lambda e: sp.Eq(e.lhs, sum_geometric(e.rhs))),
+        Step(sp.Eq(sp.Symbol("w_k"), beta**k), "so the gradient k steps older than the newest (g_{t-k} in v_{t+1}, "
+             "the summand at index t - k) enters with weight beta^k", against="unrolled",
+             via=lambda e: sp.Eq(sp.Symbol("w_k"), (e.rhs.function / gf(k)).subs(k, t - k))),
     ]
 
 
@@ -161,6 +164,7 @@ def terminal_velocity() -> Derivation:
             "effective_lr": lr / (1 - beta),
             "effective_memory": 1 / (1 - beta),
             "effective_lr_table": table,
+            "momentum_weight": beta**k,
         },
         simulations=[Simulation("terminal-velocity", "heavy ball on a constant gradient for the table's betas",
                                 simulate_terminal_velocity)],
