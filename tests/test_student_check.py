@@ -122,11 +122,11 @@ def _secrets_of(part) -> tuple[list[str], list[str]]:
         if part.explanation:
             texts.append(render(part.explanation, p))
         for m in part.mistakes:
-            texts += [m.feedback, render(m.feedback, p) if "{{" in m.feedback else m.feedback]
+            texts += [m.message, render(m.message, p) if "{{" in m.message else m.message]
             if part.kind == "numeric":
-                values.append(f"{float(_numeric_value(render(m.answer, p))):.6g}")
+                values.append(f"{float(_numeric_value(render(str(m.matcher), p))):.6g}")
             else:
-                texts.append(render(m.answer, p))
+                texts.append(render(str(m.matcher), p))
         if part.kind == "numeric":
             values.append(f"{float(_numeric_value(render(part.reference, p))):.6g}")
     texts += [c.feedback for c in part.choices if c.feedback]
@@ -145,7 +145,7 @@ def test_no_reference_value_or_feedback_of_any_part_reaches_check(handout, tmp_p
             elif p.kind == "choice":
                 answers[p.id] = p.choices[(k - 1) % len(p.choices)].key
             elif p.mistakes:
-                answers[p.id] = render(p.mistakes[(k - 1) % len(p.mistakes)].answer, params_of(p))
+                answers[p.id] = render(p.mistakes[(k - 1) % len(p.mistakes)].matcher, params_of(p))
             else:
                 answers[p.id] = right_answer(p)
         nb = filled(handout, tmp_path / f"{STUDENT}-{k}.ipynb", answers)
