@@ -19,7 +19,7 @@ from problems import update_rules
 from . import report
 from .checks import Check, _TrajectoryCheck, compile_check
 from .results import SubmissionResult, TestResult
-from .sandbox import Limits, Outcome, RunReport, run_submission
+from .sandbox import Limits, Outcome, RunReport, resolve, run_submission
 from .submission import SubmissionError, load_submission
 
 __all__ = ["build_checks", "grade_submission", "grade_batch", "BatchResult", "unique_names", "AnswerKey"]
@@ -125,13 +125,14 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
     start = time.perf_counter()
     path = Path(path)
     display = name or path.stem
+    isolation = resolve(limits.isolation).record()
     try:
         sub = load_submission(path)
     except SubmissionError as exc:
         reason = str(exc)
         note = reason if reason.startswith((path.name, str(path))) else f"{path.name}: {reason}"
         return SubmissionResult(display, _not_graded(checks, reason), [note],
-                                seconds=time.perf_counter() - start)
+                                seconds=time.perf_counter() - start, isolation=isolation)
     run, hidden_run = _run_public_then_hidden(sub, checks, limits)
     outcomes = {**hidden_run.outcomes, **run.outcomes} if hidden_run else run.outcomes
     tests = [c.score(outcomes[c.task.id]) for c in checks]
@@ -159,7 +160,7 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
         messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
     tests += _answer_tests(sub, answers, messages)
     return SubmissionResult(display, tests, messages, stdout=stdout,
-                            seconds=time.perf_counter() - start)
+                            seconds=time.perf_counter() - start, isolation=isolation)
 
 
 def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -> tuple[Any, Any]:
@@ -263,8 +264,10 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
         say(f"[{len(done)}/{len(all_paths)}] {result.submission}: "
             f"{result.score:g}/{result.max_score:g} ({result.seconds:.2f} s)")
 
+    isolation = resolve(limits.isolation).record()
     for p, reason in rejected:
-        record(SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"]))
+        record(SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"],
+                                isolation=isolation))
 
     if jobs <= 1:
         for p in paths:

@@ -32,6 +32,12 @@ set -euo pipefail
 apt-get update -qq || true
 python3 -m pip install --upgrade pip
 python3 -m pip install /autograder/source/ravine-src
+# Where Docker refuses namespaces, ravine runs each submission as an unprivileged uid (isolation
+# mode uid): then only root may read ravine's files and its settings.
+for pkg in grader solvers problems; do
+    chmod -R go-rwx "$(python3 -c "import os, $pkg; print(os.path.dirname($pkg.__file__))")"
+done
+chmod -R go-rwx /autograder/source
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -93,7 +99,8 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
     result: SubmissionResult | None = None
     try:
         path = find_submission(submission_dir, config.get("file"))
-        limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)))
+        limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)),
+                        isolation=str(config.get("isolation", "auto")))
         result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits,
                                   answers=_answer_key(submission_dir, config))
         data = result.to_dict()

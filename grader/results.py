@@ -67,6 +67,7 @@ class SubmissionResult:
     messages: list[str] = field(default_factory=list)  # load errors, notebook cell errors, ...
     stdout: str = ""  # what the student's code printed (truncated), for the instructor
     seconds: float = 0.0
+    isolation: dict[str, Any] = field(default_factory=dict)  # the sandbox that ran it: mode, bwrap version
 
     @property
     def score(self) -> float:
@@ -90,5 +91,6 @@ class SubmissionResult:
             "execution_time": round(self.seconds, 3),
             "output": "\n".join(self.messages),
             "tests": [t.to_dict() for t in self.tests],
-            "extra_data": {"submission": self.submission, "max_score": self.max_score},
+            "extra_data": {"submission": self.submission, "max_score": self.max_score,
+                           **({"isolation": dict(self.isolation)} if self.isolation else {})},
         }

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import grade_batch
     from ..report import atomic_write, class_report, render_table
     from ..submission import collect_submissions
+    from ..sandbox import resolve
     from ._common import limits_from
 
     if args.jobs < 1:
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         "submissions": [r.submission for r in batch.results],
         "limits": {"function_timeout": limits.function_timeout, "load_timeout": limits.load_timeout,
                    "memory_bytes": limits.memory_bytes},
+        "isolation": resolve(limits.isolation).record(),  # the mode that graded it (+ a warning)
     }
     # grading.json holds the seed of the hidden checks: it is for the instructor, never for students.
     atomic_write(out / "grading.json", json.dumps(manifest, indent=2) + "\n")

@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="settings written by --make-zip")
     p.add_argument("--submission-dir", default="/autograder/submission")
     p.add_argument("--results", default="/autograder/results/results.json")
+    from ._common import add_isolation_argument
+
+    add_isolation_argument(p)
 
 
 # Inside Gradescope's image everything runs as root, so a submission could read the settings
@@ -72,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"ravine gradescope: cannot read settings {args.config}: {exc}", file=sys.stderr)
         return 2
     _hide_settings(Path(args.config))
+    from ._common import isolation_from
+
+    isolation_from("gradescope", args.isolation)
+    config["isolation"] = args.isolation
     if args.file:
         config["file"] = args.file
     if args.timeout:
