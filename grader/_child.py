@@ -440,6 +440,40 @@ def _forbid_signalling_the_grader():
         pass
 
 
+def _pin_paths():
+    """uid mode: the interpreter may live where the sandbox uid cannot go (here under /root,
+    mode 0700).  Before giving up root, every import directory is opened and named through its
+    descriptor (/proc/self/fd/N), in sys.path and in the __path__ of loaded packages, so that
+    later imports (the student's, numpy's lazy ones) still work; the directories themselves stay
+    closed to other paths."""
+    pinned = {}
+    for entry in list(sys.path):
+        try:
+            real = os.path.realpath(entry)
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        pinned[real] = f"/proc/self/fd/{fd}"
+    sys.path[:] = [pinned.get(os.path.realpath(e), e) for e in sys.path]
+    for module in list(sys.modules.values()):
+        paths = getattr(module, "__path__", None)
+        if not isinstance(paths, list):
+            continue
+        new = []
+        for p in paths:
+            real = os.path.realpath(p)
+            for root, alias in pinned.items():
+                if real == root or real.startswith(root + os.sep):
+                    real = alias + real[len(root):]
+                    break
+            new.append(real)
+        try:
+            module.__path__[:] = new
+        except Exception:
+            pass
+    sys.path_importer_cache.clear()
+
+
 def _read_plan():
     """The plan from stdin (the parent writes it, then closes the pipe); stdin is then /dev/null."""
     chunks = []
@@ -490,12 +524,9 @@ def main(argv):
     objectives = _load_leaf("_ravine_objectives", os.path.join(here, "objectives.py"))
     signatures = dict(plan["signatures"])
     _copy_font_cache(plan.get("mpl_template"), plan["mpl_dir"])
-    for name in plan.get("preload", ()):  # uid mode: the interpreter may be unreadable after the drop
-        try:
-            importlib.import_module(name)
-        except Exception:
-            pass
     _set_limits(plan["limits"], plan.get("max_processes"))
+    if plan.get("drop_uid") is not None:
+        _pin_paths()
     _drop_capabilities(plan.get("drop_uid"))
     _forbid_signalling_the_grader()
     try:  # so that prints before a hang or a crash still reach the parent

@@ -178,7 +178,7 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -
     if not hidden:
         return run_submission(sub, public, limits), None
     if not public:
-        hidden_run = run_submission(sub, hidden, limits)
+        hidden_run = run_submission(sub, hidden, limits, private=True)
         return replace(hidden_run, load_messages=[], forbidden=[]), hidden_run
     public_run = run_submission(sub, public, limits)
     # A function whose public run hung or killed its process would do it again: as in one
@@ -189,7 +189,7 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -
         if o.status in ("timeout", "crash") and t.function not in failed:
             failed[t.function] = o
     rest = [t for t in hidden if t.function not in failed]
-    hidden_run = (run_submission(sub, rest, limits) if rest else
+    hidden_run = (run_submission(sub, rest, limits, private=True) if rest else
                   RunReport(outcomes={}, load_messages=[], defined=[], stdout="", stderr="", forbidden=[],
                             spawns=0))
     for t in hidden:

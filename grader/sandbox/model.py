@@ -43,7 +43,7 @@ class Limits:
     boot_timeout: float = 30.0  # interpreter + numpy start, before any student code runs
     max_spawns: int = 0  # 0: number of functions + 2
     tmp_bytes: int = 64 << 20  # size of the private /tmp (namespaces mode)
-    max_processes: int = 32  # RLIMIT_NPROC of the child (namespaces and uid modes)
+    max_processes: int = 8  # RLIMIT_NPROC of the child (namespaces and uid modes)
     isolation: str = "auto"  # auto | namespaces | uid | process (see grader/sandbox/process.py)
 
     def __post_init__(self) -> None:

@@ -479,6 +479,63 @@ def _release_slot(k: int) -> None:
 _SWEEP = "i=0; while kill -9 -1 2>/dev/null && [ $i -lt 200 ]; do i=$((i+1)); done"
 
 
+class _Alone:
+    """uid mode, a readers-writer lock over sandboxes in this grader process: a *private* child
+    (one that holds hidden inputs) runs only when no other child runs, and none starts while it
+    runs.  Without a mount or network namespace a concurrent neighbour could otherwise receive
+    its inputs through a world-writable directory or a socket; every child's uid is swept (its
+    processes killed, its files removed) before the lock is released."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.running = 0
+        self.private = False
+        self.waiting = 0
+
+    def enter(self, private: bool) -> None:
+        with self.cond:
+            if private:
+                self.waiting += 1
+                self.cond.wait_for(lambda: self.running == 0 and not self.private)
+                self.waiting -= 1
+                self.private = True
+            else:
+                self.cond.wait_for(lambda: not self.private and self.waiting == 0)
+                self.running += 1
+
+    def leave(self, private: bool) -> None:
+        with self.cond:
+            if private:
+                self.private = False
+            else:
+                self.running -= 1
+            self.cond.notify_all()
+
+
+ALONE = _Alone()
+
+
+def _sweep_files(top: str, uid: int, depth: int = 0) -> None:
+    """Remove what ``uid`` owns under ``top``: it can only have written into directories it owns
+    (removed whole) or world-writable ones (searched, a few levels deep)."""
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return
+    for e in entries:
+        try:
+            st = e.stat(follow_symlinks=False)
+            if st.st_uid == uid:
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(e.path, ignore_errors=True)
+                else:
+                    os.unlink(e.path)
+            elif stat.S_ISDIR(st.st_mode) and st.st_mode & 0o002 and depth < 4:
+                _sweep_files(e.path, uid, depth + 1)
+        except OSError:
+            pass
+
+
 def sweep_uid(uid: int) -> None:
     """Kill every process of ``uid`` (kill(-1) as that uid reaches exactly them; repeated until
     none is left), then remove what it left in the shared temporary directories."""
@@ -489,20 +546,7 @@ def sweep_uid(uid: int) -> None:
     except (OSError, subprocess.SubprocessError):
         pass
     for shared in ("/tmp", "/var/tmp", "/dev/shm"):
-        try:
-            entries = list(os.scandir(shared))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                if e.stat(follow_symlinks=False).st_uid != uid:
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    shutil.rmtree(e.path, ignore_errors=True)
-                else:
-                    os.unlink(e.path)
-            except OSError:
-                pass
+        _sweep_files(shared, uid)
 
 
 # --------------------------------------------------------------------------- one sandboxed child
@@ -530,11 +574,12 @@ class Sandbox:
     """One running child: ``proc`` (stdout/stderr pipes), ``channel`` (the read end of the
     result pipe).  ``kill()`` ends everything it started; ``finish()`` reaps and cleans up."""
 
-    def __init__(self, iso: Isolation, plan: dict, limits: Limits, plot: bool):
+    def __init__(self, iso: Isolation, plan: dict, limits: Limits, plot: bool, private: bool = False):
         self.iso = iso
         self.scratch: str | None = None
         self.slot: int | None = None
         self.uid: int | None = None
+        self.alone: bool | None = None  # uid mode: holds ALONE (True: privately)
         leaf = leaf_dir()
         template = matplotlib_template() if plot else None
         env = _base_env()
@@ -559,6 +604,8 @@ class Sandbox:
             plan.update(mpl_template=template, mpl_dir=os.path.join(self.scratch, "mpl"))
             cwd = self.scratch
             if iso.mode == "uid":
+                ALONE.enter(private)
+                self.alone = private
                 self.slot = _take_slot()
                 self.uid = UID_BASE + self.slot
                 sweep_uid(self.uid)  # nothing of a previous user of this uid survives
@@ -627,10 +674,15 @@ class Sandbox:
         if self.slot is not None:
             _release_slot(self.slot)
             self.slot = None
+        if self.alone is not None:
+            ALONE.leave(self.alone)
+            self.alone = None
 
 
-def launch(iso: Isolation, plan: dict, limits: Limits, *, plot: bool = False) -> Sandbox:
-    return Sandbox(iso, plan, limits, plot)
+def launch(iso: Isolation, plan: dict, limits: Limits, *, plot: bool = False, private: bool = False) -> Sandbox:
+    """Start a sandboxed child.  ``private``: it holds inputs no other child may learn (hidden
+    checks); in uid mode it then runs alone."""
+    return Sandbox(iso, plan, limits, plot, private)
 
 
 _PROTECTED: list[bool] = []

@@ -31,12 +31,6 @@ _MAX_FORBIDDEN = 50  # distinct (module, function) import attempts
 # the submission left behind may keep the pipe full forever: class 6 of issue 8).
 _CHANNEL_DRAIN_SECONDS = 1.0
 _OUTPUT_DRAIN_SECONDS = 0.5
-# uid mode: modules a submission may import after the child gave up root (the interpreter may
-# live where the child's uid cannot read, e.g. under /root): imported before the drop.
-PRELOAD = ("math", "cmath", "random", "statistics", "fractions", "decimal", "itertools", "functools",
-           "collections", "dataclasses", "typing", "copy", "json", "re", "time", "warnings", "operator",
-           "numpy.linalg", "numpy.random", "numpy.fft", "numpy.polynomial")
-PRELOAD_PLOT = ("matplotlib", "matplotlib.pyplot")
 
 
 class _Interference(Exception):
@@ -132,7 +126,8 @@ class _ChildResult:
 
 class _Child:
     def __init__(self, sub: Submission, tasks: list[Task], limits: Limits, out: _Output, err: _Output,
-                 isolation: process.Isolation | None = None):
+                 isolation: process.Isolation | None = None, private: bool = False):
+        self.private = private
         self.sub = sub
         self.tasks = tasks
         self.limits = limits
@@ -151,7 +146,6 @@ class _Child:
     # -- process
 
     def _plan(self) -> dict:
-        plot = uses_matplotlib(self.sub)
         return {
             "signatures": SIGNATURES,
             "contract": list(dict.fromkeys([*SIGNATURES, *(t.function for t in self.tasks)])),
@@ -159,7 +153,6 @@ class _Child:
                 "memory_bytes": self.limits.memory_bytes,
                 "file_size_bytes": self.limits.file_size_bytes,
             },
-            "preload": [*PRELOAD, *(PRELOAD_PLOT if plot else ())] if self.isolation.mode == "uid" else [],
             "cells": [
                 {"label": c.label, "source": c.source, "error": c.syntax_error}
                 for c in self.sub.cells
@@ -172,7 +165,8 @@ class _Child:
         }
 
     def run(self) -> _ChildResult:
-        box = process.launch(self.isolation, self._plan(), self.limits, plot=uses_matplotlib(self.sub))
+        box = process.launch(self.isolation, self._plan(), self.limits, plot=uses_matplotlib(self.sub),
+                             private=self.private)
         try:
             self._supervise(box.proc, box.channel)
         finally:
