@@ -12,3 +12,15 @@ settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "ci"))
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the expected reports in tests/golden/ from the current output")
+
+
+def pytest_report_header(config):
+    """Which isolation mode the tests that run student code use here (README: How student code is run)."""
+    try:
+        from grader.sandbox import resolve
+
+        iso = resolve("auto")
+    except Exception as exc:  # noqa: BLE001 - a header must not stop the run
+        return f"ravine isolation: unknown ({exc})"
+    return f"ravine isolation: {iso.mode} (bwrap {iso.bwrap_version or 'none'})" + (
+        f"; {iso.warning}" if iso.warning else "")
