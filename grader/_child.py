@@ -144,6 +144,8 @@ def _describe(exc, labels):
 
 
 def _load_leaf(name, path):
+    if name in sys.modules:  # loaded by the zygote before it forked this child
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -607,5 +609,109 @@ def main(argv):
     os._exit(0)  # skip the student's atexit handlers; the parent kills the process group
 
 
+# --------------------------------------------------------------------------- the zygote
+
+
+def zygote(ctrl_fd):
+    """namespaces mode, one sandbox per submission: this process imports numpy once, then forks
+    one child per request of the grader (public checks first, then hidden ones), and between two
+    children kills every other process of the sandbox.
+
+    It never holds a plan: each request carries only descriptors (the child's stdout, stderr,
+    channel and the read end of the pipe its plan arrives on), passed with SCM_RIGHTS; the grader
+    writes a plan only after this process reported the previous child gone (and every process
+    of the sandbox with it).  It runs no student code and is non-dumpable, so a child's
+    processes cannot read or write its memory.  If a child's process stops or kills it, the
+    grader notices (no report) and starts a fresh sandbox."""
+    import select
+    import socket
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back here, to be reaped
+    except Exception:
+        pass
+    sock = socket.socket(fileno=ctrl_fd)
+    boot = json.loads(sock.recv(1 << 16).decode("utf-8"))
+    sys.path[:] = list(boot["sys_path"])
+    import numpy  # noqa: F401 - the point of the zygote: imported once, before any fork
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, leaf in (("_ravine_protocol", "protocol.py"), ("_ravine_rollout", "rollout.py"),
+                       ("_ravine_objectives", "objectives.py")):
+        _load_leaf(name, os.path.join(here, leaf))
+    sock.sendall(b'{"ready": true}\n')
+
+    def reap_all():
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process of this PID namespace but init and us
+        except OSError:
+            pass
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 4096, 4)
+        except OSError:
+            data, fds = b"", []
+        if not data:  # the grader is gone
+            reap_all()
+            os._exit(0)
+        if len(fds) != 4:  # a late kill request: nothing runs
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                out, err, channel, plan = fds
+                os.dup2(plan, 0)
+                os.dup2(out, 1)
+                os.dup2(err, 2)
+                for fd in (plan, out, err):
+                    os.close(fd)
+                os.setsid()
+                sys.argv[:] = ["_child.py", str(channel)]
+                main(sys.argv)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        status = None
+        while status is None:
+            ready, _, _ = select.select([sock], [], [], 0.02)
+            if ready:
+                try:
+                    request = sock.recv(4096)
+                except OSError:
+                    request = b""
+                if not request:  # the grader is gone
+                    reap_all()
+                    os._exit(0)
+                # any request while a child runs means: kill it
+                os.kill(-1, signal.SIGKILL)
+            try:
+                done, raw = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, raw = pid, 0
+            if done:
+                status = os.waitstatus_to_exitcode(raw) if done == pid else 0
+        reap_all()
+        sock.sendall(json.dumps({"exit": status}).encode() + b"\n")
+
+
 if __name__ == "__main__":
-    main(sys.argv)
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        main(sys.argv)

@@ -26,8 +26,8 @@ from grader.submission import Submission
 
 from .failures import FAILURES, INTERFERENCE
 from .model import ISOLATION_MODES, SIGNATURES, STATUSES, Limits, Outcome, RunReport, Task
-from .process import Isolation, IsolationError, protect_parent, resolve
-from .supervisor import _Child, _Interference, _Output
+from .process import Isolation, IsolationError, ZygoteSession, protect_parent, resolve
+from .supervisor import _Child, _Interference, _Output, uses_matplotlib
 from .tasks import TASK_KINDS, check_task
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Isolation",
     "IsolationError",
     "resolve",
+    "open_session",
     "run_submission",
 ]
 
@@ -54,12 +55,22 @@ def _ordered(tasks: list[Task]) -> list[Task]:
     return [t for group in order.values() for t in group]
 
 
+def open_session(sub: Submission, limits: Limits = Limits()) -> ZygoteSession | None:
+    """One sandbox for all the children of a submission (namespaces mode; None otherwise): pass
+    it to every ``run_submission`` of that submission, then ``close()`` it."""
+    isolation = resolve(limits.isolation)
+    if isolation.mode != "namespaces":
+        return None
+    return ZygoteSession(isolation, limits, uses_matplotlib(sub))
+
+
 def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limits(), *,
-                   private: bool = False) -> RunReport:
+                   private: bool = False, session: ZygoteSession | None = None) -> RunReport:
     """Run ``tasks`` against a loaded submission in sandboxed child processes.
 
     ``private``: the tasks hold inputs no other child may learn (hidden checks): in uid mode
-    such a child runs while no other child runs (``process.ALONE``).
+    such a child runs while no other child runs (``process.ALONE``).  ``session``: the
+    submission's sandbox (``open_session``); without one, every child gets a sandbox of its own.
 
     Returns a :class:`RunReport` with one :class:`Outcome` per task, always.
     Raises ValueError only for a malformed plan (a grader bug, never the student's), and
@@ -111,7 +122,7 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
         if spawns >= max_spawns:
             settle(None, "crash", f"not run: the grader gave up after {spawns} restarts of the child")
             break
-        child = _Child(sub, pending, limits, out, err, isolation, private)
+        child = _Child(sub, pending, limits, out, err, isolation, private, session)
         res = child.run()
         spawns += 1
         for task_id, (msg, seconds) in res.results.items():

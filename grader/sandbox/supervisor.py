@@ -31,6 +31,12 @@ _MAX_FORBIDDEN = 50  # distinct (module, function) import attempts
 # the submission left behind may keep the pipe full forever: class 6 of issue 8).
 _CHANNEL_DRAIN_SECONDS = 1.0
 _OUTPUT_DRAIN_SECONDS = 0.5
+# A budget is wall-clock time, but a child starved of CPU (by a neighbour's hog: there are no
+# cgroups here) is not timed out: when its budget runs out and its sandbox's processes spent at
+# least STARVED x the elapsed time waiting for a CPU while runnable (the scheduler's run delay),
+# the deadline moves on, up to MAX_STRETCH x the budget.  A sleeping or busy child is not waiting.
+STARVED = 0.3
+MAX_STRETCH = 4.0
 
 
 class _Interference(Exception):
@@ -126,8 +132,11 @@ class _ChildResult:
 
 class _Child:
     def __init__(self, sub: Submission, tasks: list[Task], limits: Limits, out: _Output, err: _Output,
-                 isolation: process.Isolation | None = None, private: bool = False):
+                 isolation: process.Isolation | None = None, private: bool = False,
+                 session: process.ZygoteSession | None = None):
         self.private = private
+        self.session = session
+        self.bwrap_codes = False  # exit statuses come from bwrap (128 + N for a signal)
         self.sub = sub
         self.tasks = tasks
         self.limits = limits
@@ -142,6 +151,11 @@ class _Child:
         cells = max((TASK_KINDS[t.kind].cells(t) for t in tasks), default=0)
         self.max_line = (1 << 20) + 32 * cells
         self.by_id = {t.id: t for t in tasks}
+        self._box: Any = None
+        self._budget = limits.boot_timeout
+        self._budget_start = 0.0
+        self._wait_start: float | None = None
+        self.stretched = 0  # deadlines moved on because the child was starved of CPU
 
     # -- process
 
@@ -164,9 +178,36 @@ class _Child:
             ],
         }
 
+    def _stretch(self, now: float) -> bool:
+        """At a deadline: True (and a later deadline) if the child was starved, not busy."""
+        if self.phase not in ("load", "tasks") or self._box is None:
+            return False
+        budget = self._budget
+        if now - self._budget_start >= MAX_STRETCH * budget:
+            return False
+        waited = self._box.wait_seconds()
+        if waited is None or self._wait_start is None:
+            return False
+        if waited - self._wait_start < STARVED * (now - self._budget_start):
+            return False  # it was not kept from the CPU: a real timeout
+        self._deadline = min(now + budget / 2, self._budget_start + MAX_STRETCH * budget)
+        self.stretched += 1
+        return True
+
+    def _new_budget(self, deadline: float) -> None:
+        now = time.monotonic()
+        self._deadline = deadline
+        self._budget = deadline - now
+        self._budget_start = now
+        self._wait_start = self._box.wait_seconds() if self._box is not None else None
+
     def run(self) -> _ChildResult:
-        box = process.launch(self.isolation, self._plan(), self.limits, plot=uses_matplotlib(self.sub),
-                             private=self.private)
+        box: Any = self.session.spawn(self._plan()) if self.session is not None else None
+        if box is None:
+            box = process.launch(self.isolation, self._plan(), self.limits, plot=uses_matplotlib(self.sub),
+                                 private=self.private)
+            self.bwrap_codes = self.isolation.mode == "namespaces"
+        self._box = box
         try:
             self._supervise(box.proc, box.channel)
         finally:
@@ -210,7 +251,7 @@ class _Child:
         try:
             while True:
                 now = time.monotonic()
-                if now >= self._deadline:
+                if now >= self._deadline and not self._stretch(now):
                     self._on_timeout()
                     return
                 for key, _ in sel.select(timeout=min(0.1, self._deadline - now)):
@@ -285,7 +326,7 @@ class _Child:
             if self.phase == "done":
                 return True
             if new_deadline is not None:
-                self._deadline = new_deadline
+                self._new_budget(new_deadline)
 
     # -- messages
 
@@ -414,7 +455,7 @@ class _Child:
         res = self.result
         if returncode is None:
             how = "it stopped responding"
-        elif returncode < 0 or (self.isolation.mode == "namespaces" and returncode > 128):
+        elif returncode < 0 or (self.bwrap_codes and returncode > 128):
             # bwrap reports a child killed by signal N as exit status 128 + N
             number = -returncode if returncode < 0 else returncode - 128
             how = f"killed by {_signal_name(number)}"
