@@ -878,3 +878,55 @@ def test_prints_before_a_hang_reach_the_report(tmp_path):
     report = run_submission(load_submission(path), [ALL_TASKS[5]], Limits(function_timeout=0.5, load_timeout=2.0))
     assert statuses(report) == {"eff": "timeout"}
     assert report.stdout == "about to loop\n"
+
+
+# --------------------------------------------------------------------------- the package's tables
+
+
+def test_the_protocol_table_builds_and_checks_the_same_messages():
+    from grader.sandbox import protocol as P
+
+    msg = P.message("result", task="t", kind="value", seconds=0.5, value=1.0)
+    assert P.fields_of(msg) == {"task": "task", "kind": "result_kind", "seconds": "seconds", "value": "value"}
+    with pytest.raises(P.ProtocolError):
+        P.message("result", task="t", kind="value", seconds=0.5)  # the value is missing
+    with pytest.raises(P.ProtocolError):
+        P.fields_of({"type": "ready", "extra": 1})
+    with pytest.raises(P.ProtocolError):
+        P.check_value(10**300)  # too big for float(): sent as a repr
+
+
+def test_every_task_kind_has_a_runner_in_the_child_and_results_in_the_protocol():
+    from grader.sandbox import protocol as P
+    from grader.sandbox.tasks import TASK_KINDS
+
+    tree = ast.parse((ROOT / "grader" / "_child.py").read_text())
+    runners = next(ast.literal_eval(ast.Dict(keys=n.value.keys, values=[ast.Constant(None)] * len(n.value.keys)))
+                   for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                   and any(getattr(t, "id", "") == "RUNNERS" for t in n.targets))
+    assert {k.runner for k in TASK_KINDS.values()} == set(runners)
+    for kind in TASK_KINDS:
+        assert any(kind in allowed for allowed, _ in P.RESULTS.values()), kind
+
+
+def test_a_channel_still_flooded_after_the_child_exited_is_interference_not_a_hang(tmp_path):
+    """A grandchild keeps the channel full after the child exited (issue 8, class 6): the run
+    ends (the drain has a deadline) and the function is charged with interference."""
+    path = write(tmp_path, "flood.py", (
+        "import os, sys\n"
+        "FD = int(sys.argv[-1])\n"
+        "def sgd_step(x, grad_fn, lr):\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        while True:\n"
+        "            try:\n"
+        "                os.write(FD, b'x' * 65536)\n"
+        "            except OSError:\n"
+        "                os._exit(0)\n"
+        "    os._exit(0)\n"
+    ))
+    report = run_submission(load_submission(path), [_traj("sgd_step", "sgd")], FAST)
+    assert report.outcomes["sgd"].status == "crash"
+    assert report.outcomes["sgd"].message in (f"{INTERFERENCE} while sgd_step ran",
+                                              "the process running sgd_step died: exited with status 0 "
+                                              "(for example sys.exit in a thread or os._exit)")
