@@ -566,7 +566,29 @@ def _score(b: _Batch, name: str) -> float:
     return b.results[name]["score"]
 
 
+def _world_readable_copies() -> list[str]:
+    """Copies of solvers/rules.py in the places steal_reference.py searches that any user can read
+    (every directory on the way searchable by others, the file readable by others)."""
+    import glob
+    import stat
+
+    found = []
+    for pattern in ("/autograder/source", "/autograder/source/*", "/tmp/*", "/tmp/pytest-of-*/pytest-*/*/*",
+                    "/tmp/pytest-of-*/pytest-*/*/*/*", "/root/*", "/srv/*", "/opt/*", "/home/*/*"):
+        for d in glob.glob(pattern):
+            rules = Path(d) / "solvers" / "rules.py"
+            if not rules.is_file():
+                continue
+            chain = [rules, *rules.parents]
+            if all(p.stat().st_mode & (stat.S_IROTH if p == rules else stat.S_IXOTH) for p in chain):
+                found.append(str(rules))
+    return found
+
+
 def test_issue8_class1_reading_the_reference_earns_nothing(batch):
+    if batch.mode == "uid" and _world_readable_copies():
+        pytest.skip(f"isolation mode uid: a world-readable copy of the grader is on this machine "
+                    f"({_world_readable_copies()[0]}); uid mode protects only root-only installs")
     _assert_batch_held(batch)
     assert _score(batch, "13_steal_reference") == 0
     text = batch.visible("13_steal_reference")
@@ -595,7 +617,9 @@ def test_issue8_class5_no_plan_or_leftover_in_a_shared_tmp(batch):
     if batch.mode == "namespaces":  # its own network namespace: nobody can connect
         assert "HEARD  at step" in heard
     proc = batch.visible("15_proc_snoop")
-    assert "RAVINE_SEED" not in proc and "--seed" not in proc
+    assert "PIDS" in proc
+    if batch.mode == "namespaces":  # it sees only its own sandbox (uid mode: every command line, a known limit)
+        assert "RAVINE_SEED" not in proc and "--seed" not in proc and "grader" not in proc.split("PIDS", 1)[1]
 
 
 def test_issue8_class6_a_flooded_channel_does_not_hang_the_grader(batch):
