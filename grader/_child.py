@@ -621,8 +621,9 @@ def zygote(ctrl_fd):
     channel and the read end of the pipe its plan arrives on), passed with SCM_RIGHTS; the grader
     writes a plan only after this process reported the previous child gone (and every process
     of the sandbox with it).  It runs no student code and is non-dumpable, so a child's
-    processes cannot read or write its memory.  If a child's process stops or kills it, the
-    grader notices (no report) and starts a fresh sandbox."""
+    processes cannot read or write its memory; the child's seccomp filter refuses signals to it
+    (x86_64).  If it stops answering anyway, the grader notices (no acknowledgement of a fork, no
+    exit report), writes no plan to it, and starts a fresh sandbox."""
     import select
     import socket
 
@@ -687,6 +688,7 @@ def zygote(ctrl_fd):
                 os._exit(70)
         for fd in fds:
             os.close(fd)
+        sock.sendall(b'{"forked": true}\n')  # the grader writes the plan only after this
         status = None
         while status is None:
             ready, _, _ = select.select([sock], [], [], 0.02)

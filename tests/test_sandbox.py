@@ -930,3 +930,30 @@ def test_a_channel_still_flooded_after_the_child_exited_is_interference_not_a_ha
     assert report.outcomes["sgd"].message in (f"{INTERFERENCE} while sgd_step ran",
                                               "the process running sgd_step died: exited with status 0 "
                                               "(for example sys.exit in a thread or os._exit)")
+
+
+def test_a_stopped_zygote_means_a_fresh_sandbox_and_the_plan_is_never_sent_to_it():
+    """namespaces: a submission's children are forked by a zygote.  If it does not answer (here
+    stopped from outside, as a process of the submission might on a machine without the seccomp
+    filter), the next child gets a sandbox of its own and is graded normally."""
+    import signal
+
+    from grader.sandbox import open_session, process
+
+    if MODE != "namespaces":
+        pytest.skip(f"the zygote exists in namespaces mode only (isolation here: {MODE})")
+    sub = load_submission(HOSTILE / "correct.py")
+    lr, beta = ALL_TASKS[5].payload["args"]
+    session = open_session(sub, FAST)
+    try:
+        first = run_submission(sub, [ALL_TASKS[5]], FAST, session=session)
+        assert first.outcomes["eff"].value == pytest.approx(lr / (1 - beta)) and not session.dead
+        init = process._children(session.proc.pid)[0]
+        zygote = process._children(init)[0]
+        os.kill(zygote, signal.SIGSTOP)
+        second = run_submission(sub, [ALL_TASKS[5]], FAST, session=session, private=True)
+        assert second.outcomes["eff"].status == "ok"
+        assert second.outcomes["eff"].value == pytest.approx(lr / (1 - beta))
+        assert session.dead  # discarded: nothing more is sent to it
+    finally:
+        session.close()

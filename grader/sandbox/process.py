@@ -812,6 +812,13 @@ class _ZygoteChild:
                 os.close(fd)
         self.channel = chan_r
         self.proc = _ZygoteProc(session, out_r, err_r)
+        if session._line(3.0) != {"forked": True}:  # a zygote that does not answer gets no plan
+            for fd in (chan_r, plan_w):
+                os.close(fd)
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+            session.discard()
+            raise OSError("the sandbox's zygote did not answer")
         self._writer = threading.Thread(target=_write_all, args=(plan_w, plan), daemon=True)
         self._writer.start()
 
