@@ -957,3 +957,33 @@ def test_a_stopped_zygote_means_a_fresh_sandbox_and_the_plan_is_never_sent_to_it
         assert session.dead  # discarded: nothing more is sent to it
     finally:
         session.close()
+
+
+class _FakeBox:
+    """wait_seconds() as the scheduler would report it: ``rate`` seconds of run delay per call."""
+
+    def __init__(self, rate: float):
+        self.rate, self.waited = rate, 0.0
+
+    def wait_seconds(self) -> float:
+        self.waited += self.rate
+        return self.waited
+
+
+@pytest.mark.parametrize("rate, stretched", [(0.2, True), (0.0, False)])
+def test_a_deadline_is_stretched_only_while_the_child_waits_for_a_cpu(rate, stretched):
+    from grader.sandbox import supervisor
+
+    child = _child_for([_traj("sgd_step", "sgd")])
+    child._box = _FakeBox(rate)
+    t0 = time.monotonic()
+    child._new_budget(t0 + 1.0)
+    at = t0 + 1.0
+    assert child._stretch(at)  # first: a short probe of the run delay
+    assert child._deadline == pytest.approx(at + supervisor.PROBE_SECONDS)
+    end = at + supervisor.PROBE_SECONDS
+    assert child._stretch(end) is stretched  # 0.2 s waited in a 0.25 s probe: starved
+    if stretched:
+        assert child.stretched == 1 and child._deadline > end
+        late = t0 + supervisor.MAX_STRETCH * 1.0 + 0.01
+        assert child._stretch(late) is False  # never past MAX_STRETCH budgets

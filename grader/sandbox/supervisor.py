@@ -32,11 +32,13 @@ _MAX_FORBIDDEN = 50  # distinct (module, function) import attempts
 _CHANNEL_DRAIN_SECONDS = 1.0
 _OUTPUT_DRAIN_SECONDS = 0.5
 # A budget is wall-clock time, but a child starved of CPU (by a neighbour's hog: there are no
-# cgroups here) is not timed out: when its budget runs out and its sandbox's processes spent at
-# least STARVED x the elapsed time waiting for a CPU while runnable (the scheduler's run delay),
-# the deadline moves on, up to MAX_STRETCH x the budget.  A sleeping or busy child is not waiting.
+# cgroups here) is not timed out: when its budget runs out, the sandbox's run delay (time its
+# processes spent runnable but waiting for a CPU) is measured over PROBE_SECONDS; if they waited
+# at least STARVED of it, the deadline moves on, up to MAX_STRETCH x the budget.  A sleeping child,
+# or one that has the CPU it asks for, is not waiting: it times out at its budget (+ the probe).
 STARVED = 0.3
 MAX_STRETCH = 4.0
+PROBE_SECONDS = 0.25
 
 
 class _Interference(Exception):
@@ -154,7 +156,7 @@ class _Child:
         self._box: Any = None
         self._budget = limits.boot_timeout
         self._budget_start = 0.0
-        self._wait_start: float | None = None
+        self._probe: tuple[float, float] | None = None  # (time, run delay) when a deadline was reached
         self.stretched = 0  # deadlines moved on because the child was starved of CPU
 
     # -- process
@@ -179,27 +181,37 @@ class _Child:
         }
 
     def _stretch(self, now: float) -> bool:
-        """At a deadline: True (and a later deadline) if the child was starved, not busy."""
+        """At a deadline: True (and a later deadline) if the child is being starved, not busy.
+
+        Measured only when a deadline is reached (nothing is read from /proc otherwise): the
+        sandbox's run delay over a short probe; if its processes spent at least STARVED of it
+        waiting for a CPU, the deadline moves on by half a budget (up to MAX_STRETCH budgets)."""
         if self.phase not in ("load", "tasks") or self._box is None:
             return False
-        budget = self._budget
-        if now - self._budget_start >= MAX_STRETCH * budget:
-            return False
+        if self._probe is None:
+            if now - self._budget_start >= MAX_STRETCH * self._budget:
+                return False
+            waited = self._box.wait_seconds()
+            if waited is None:
+                return False
+            self._probe = (now, waited)
+            self._deadline = now + PROBE_SECONDS
+            return True
+        began, before = self._probe
+        self._probe = None
         waited = self._box.wait_seconds()
-        if waited is None or self._wait_start is None:
-            return False
-        if waited - self._wait_start < STARVED * (now - self._budget_start):
+        if waited is None or waited - before < STARVED * (now - began):
             return False  # it was not kept from the CPU: a real timeout
-        self._deadline = min(now + budget / 2, self._budget_start + MAX_STRETCH * budget)
+        self._deadline = min(now + self._budget / 2, self._budget_start + MAX_STRETCH * self._budget)
         self.stretched += 1
-        return True
+        return self._deadline > now
 
     def _new_budget(self, deadline: float) -> None:
         now = time.monotonic()
         self._deadline = deadline
         self._budget = deadline - now
         self._budget_start = now
-        self._wait_start = self._box.wait_seconds() if self._box is not None else None
+        self._probe = None
 
     def run(self) -> _ChildResult:
         box: Any = self.session.spawn(self._plan()) if self.session is not None else None
