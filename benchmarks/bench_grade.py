@@ -1,9 +1,10 @@
 """Grade N copies of the bundled examples and report seconds per submission and peak memory.
 
-    python benchmarks/bench_grade.py --copies 10 --jobs 1 2
+    python benchmarks/bench_grade.py --copies 10 --jobs 1 2 --isolation namespaces uid process
 
 Two sets: the well-behaved examples (every function returns), and all examples
-(including frank_hangs.py, whose hanging function costs its full timeout).
+(including frank_hangs.py, whose hanging function costs its full timeout), for each
+isolation mode asked for (modes this machine cannot provide are reported and skipped).
 Timings are wall-clock on whatever else the machine is doing: compare the
 numbers of one run with each other, not across machines.
 """
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.engine import build_checks, grade_batch, grade_submission  # noqa: E402
-from grader.sandbox import Limits  # noqa: E402
+from grader.sandbox import IsolationError, Limits, resolve  # noqa: E402
 from grader.submission import collect_submissions  # noqa: E402
 
 EXAMPLES = ROOT / "examples" / "submissions"
@@ -47,9 +48,21 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=6)
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--timeout", type=float, default=Limits().function_timeout)
+    ap.add_argument("--isolation", nargs="+", default=["auto"],
+                    choices=["auto", "namespaces", "uid", "process"])
+    ap.add_argument("--well-behaved-only", action="store_true", help="skip the set with a hang and a crash")
     args = ap.parse_args()
-    limits = Limits(function_timeout=args.timeout)
+    for mode in args.isolation:
+        try:
+            iso = resolve(mode)
+        except IsolationError as exc:
+            print(f"== isolation {mode}: skipped ({exc})")
+            continue
+        print(f"== isolation {mode} -> {iso.mode} (bwrap {iso.bwrap_version or 'none'})")
+        run(args, Limits(function_timeout=args.timeout, isolation=mode))
 
+
+def run(args: argparse.Namespace, limits: Limits) -> None:
     # one submission, all checks (public + hidden), one job: the latency a student or Gradescope sees
     checks = build_checks(seed=1)
     for c in checks:
@@ -63,8 +76,10 @@ def main() -> None:
     print(f"single submission, all {len(checks)} checks, 1 job: median {statistics.median(per):.3f} s, "
           f"max {max(per):.3f} s over {len(per)} runs")
 
-    for label, names in (("well-behaved examples", WELL_BEHAVED),
-                         ("all examples (incl. a hang and a crash)", sorted(p.name for p in EXAMPLES.iterdir()))):
+    sets = [("well-behaved examples", WELL_BEHAVED)]
+    if not args.well_behaved_only:
+        sets.append(("all examples (incl. a hang and a crash)", sorted(p.name for p in EXAMPLES.iterdir())))
+    for label, names in sets:
         for jobs in args.jobs:
             with tempfile.TemporaryDirectory() as tmp:
                 src = Path(tmp) / "subs"

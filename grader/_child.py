@@ -1,29 +1,21 @@
 """The child process that runs student code.  A LEAF: stdlib and numpy only.
 
-Started by ``grader/sandbox.py`` as ``python -I -S -B _child.py CHANNEL_FD PLAN_PATH``.
-It never imports ravine's packages: the rollout loop and the objectives are
-loaded *by file path* under private module names, and a meta-path blocker
-refuses ``grader``, ``solvers`` and ``problems``.
+Started by ``grader/sandbox/process.py`` (inside its sandbox) as
+``python -I -S -B <leaf dir>/_child.py CHANNEL_FD``, from a private copy of its leaf
+files: this file, ``protocol.py`` (the channel's message table, shared with the grader),
+``rollout.py`` and ``objectives.py``.  Its plan arrives on stdin (never in a file); stdin
+is then replaced by /dev/null.  It never imports ravine's packages: the leaf files are
+loaded *by file path* under private module names, and a meta-path blocker refuses
+``grader``, ``solvers`` and ``problems``.
 
-Everything it writes on the channel is *data* (positions, returned values,
-exception text), one JSON object per line; the parent validates every message
-and takes all decisions.  Protocol (child -> parent)::
-
-    {"type": "ready"}                                    interpreter and numpy are up
-    {"type": "load_message", "text": str}                a cell raised / was skipped
-    {"type": "forbidden", "module": str}                 a blocked import (sent at once)
-    {"type": "loaded", "defined": [str, ...]}            cells done; callable contract names
-    {"type": "start", "task": id}                        a task is about to run
-    {"type": "result", "task": id, "kind": ..., "seconds": float, ...}   its data (see _run_task)
-
-Position arrays travel as base64 of little-endian float64 bytes (row-major, the shape
-is the task's (steps+1, d) or (step, d)): data that cannot execute, and much faster
-than JSON numbers for d = 1000.
-    {"type": "done"}                                     all tasks reported
+Everything it writes on the channel is *data* (positions, returned values, exception
+text), one JSON object per line, built with ``protocol.message``; the parent validates
+every message against the same table and takes all decisions.
 """
 
 import base64
 import importlib.util
+import inspect
 import json
 import linecache
 import math
@@ -59,6 +51,7 @@ class _Channel:
 
 
 CHANNEL = None
+PROTOCOL: Any = None  # the leaf protocol.py, loaded in main()
 # Bound in main() before any student code runs: a submission that monkeypatches numpy
 # (np.isfinite = ...) changes the module attribute, not these references.
 SAFE: dict[str, Any] = {}
@@ -72,7 +65,7 @@ class _Blocker:
     def find_spec(fullname, path=None, target=None):
         if fullname.split(".", 1)[0] in _BLOCKED:
             try:
-                CHANNEL.send({"type": "forbidden", "module": str(fullname)[:200]})
+                CHANNEL.send(PROTOCOL.message("forbidden", module=str(fullname)[:200]))
             except Exception:
                 pass
             raise ImportError(
@@ -151,6 +144,8 @@ def _describe(exc, labels):
 
 
 def _load_leaf(name, path):
+    if name in sys.modules:  # loaded by the zygote before it forked this child
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -229,29 +224,30 @@ def _signature_problem(fn, args, inspect_mod):
 
 
 def _run_task(task, ns, labels, np, rollout_mod, objectives, signatures):
-    """Run one task; return the result message fields (data only)."""
-    import inspect
-
-    function = task["function"]
-    payload = task["payload"]
-    fn = ns.get(function)
+    """Run one task with its kind's runner (RUNNERS); return the result message fields (data only)."""
+    fn = ns.get(task["function"])
     if not callable(fn):
         return {"kind": "missing"}
-    expected = signatures.get(function, function)
+    runner = RUNNERS[task["runner"]]
+    return runner(task, fn, labels, np, rollout_mod, objectives, signatures.get(task["function"], task["function"]))
 
-    if task["kind"] == "call":
-        args = [_convert_arg(a, np, objectives) for a in payload["args"]]
-        problem = _signature_problem(fn, args, inspect)
-        if problem:
-            return {"kind": "contract", "message": f"expected {expected}: {problem}", "step": None}
-        try:
-            value = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - foreign code: everything becomes data
-            text, _ = _describe(exc, labels)
-            return {"kind": "exception", "exc_type": type(exc).__name__, "message": text, "step": None}
-        return {"kind": "value", "value": _encode_value(value, np)}
 
-    # trajectory
+def _run_call(task, fn, labels, np, rollout_mod, objectives, expected):
+    args = [_convert_arg(a, np, objectives) for a in task["payload"]["args"]]
+    problem = _signature_problem(fn, args, inspect)
+    if problem:
+        return {"kind": "contract", "message": f"expected {expected}: {problem}", "step": None}
+    try:
+        value = fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - foreign code: everything becomes data
+        text, _ = _describe(exc, labels)
+        return {"kind": "exception", "exc_type": type(exc).__name__, "message": text, "step": None}
+    return {"kind": "value", "value": _encode_value(value, np)}
+
+
+def _run_trajectory(task, fn, labels, np, rollout_mod, objectives, expected):
+    function = task["function"]
+    payload = task["payload"]
     obj = _objective(objectives, payload["objective"])
     dtype = np.float32 if payload.get("dtype") == "float32" else np.float64
     x0 = np.array(payload["x0"], dtype=np.float64)
@@ -323,10 +319,13 @@ def _run_task(task, ns, labels, np, rollout_mod, objectives, signatures):
     return {"kind": "trajectory", "positions": _b64(positions)}
 
 
+RUNNERS = {"call": _run_call, "trajectory": _run_trajectory}  # grader/sandbox/tasks.py: TASK_KINDS
+
+
 # --------------------------------------------------------------------------- main
 
 
-def _set_limits(limits):
+def _set_limits(limits, max_processes=None):
     def lower(which, value):
         soft, hard = resource.getrlimit(which)
         value = int(value)
@@ -337,11 +336,13 @@ def _set_limits(limits):
     lower(resource.RLIMIT_CORE, 0)
     lower(resource.RLIMIT_FSIZE, limits["file_size_bytes"])
     lower(resource.RLIMIT_AS, limits["memory_bytes"])
+    if max_processes:  # namespaces / uid modes: the count is this sandbox's (uid's) own
+        lower(resource.RLIMIT_NPROC, max_processes)
     # Writing past RLIMIT_FSIZE raises OSError(EFBIG) instead of killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def _drop_capabilities():
+def _drop_capabilities(drop_uid=None):
     """Give up every Linux capability before student code runs (best effort, Linux only).
 
     The grader often runs as root; a root child with capabilities could raise its own
@@ -350,7 +351,9 @@ def _drop_capabilities():
     sandbox._protect_parent).  The bounding set is emptied too, so a program the student
     starts does not get them back at execve, and no_new_privs forbids set-uid gains.
     The child makes itself non-dumpable as well (against other children of a batch).
-    It stays the same uid: files the grader's user can open remain open to it (a known limit).
+    With ``drop_uid`` (uid mode, started as root) it then gives up root for good: no
+    supplementary groups, gid and uid ``drop_uid`` (real, effective and saved).  A failure
+    to drop is fatal: no student code runs as root by accident.
     """
     try:
         import ctypes
@@ -362,6 +365,11 @@ def _drop_capabilities():
         libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
         for cap in range(64):
             libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last capability)
+        if drop_uid is not None:
+            os.setgroups([])
+            os.setresgid(drop_uid, drop_uid, drop_uid)
+            os.setresuid(drop_uid, drop_uid, drop_uid)
+            libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0 again (a uid change resets it)
 
         class Header(ctypes.Structure):
             _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -373,7 +381,10 @@ def _drop_capabilities():
         header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
         libc.capset(ctypes.byref(header), (Data * 2)())  # all zero: no capability left
     except Exception:  # not Linux, no libc: the rlimits still apply
-        pass
+        if drop_uid is not None:
+            raise
+    if drop_uid is not None and (os.getuid(), os.geteuid(), os.getgid()) != (drop_uid,) * 3:
+        raise SystemExit("could not drop to the sandbox uid")
 
 
 def _forbid_signalling_the_grader():
@@ -431,14 +442,76 @@ def _forbid_signalling_the_grader():
         pass
 
 
+def _pin_paths():
+    """uid mode: the interpreter may live where the sandbox uid cannot go (here under /root,
+    mode 0700).  Before giving up root, every import directory is opened and named through its
+    descriptor (/proc/self/fd/N), in sys.path and in the __path__ of loaded packages, so that
+    later imports (the student's, numpy's lazy ones) still work; the directories themselves stay
+    closed to other paths."""
+    pinned = {}
+    for entry in list(sys.path):
+        try:
+            real = os.path.realpath(entry)
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        pinned[real] = f"/proc/self/fd/{fd}"
+    sys.path[:] = [pinned.get(os.path.realpath(e), e) for e in sys.path]
+    for module in list(sys.modules.values()):
+        paths = getattr(module, "__path__", None)
+        if not isinstance(paths, list):
+            continue
+        new = []
+        for p in paths:
+            real = os.path.realpath(p)
+            for root, alias in pinned.items():
+                if real == root or real.startswith(root + os.sep):
+                    real = alias + real[len(root):]
+                    break
+            new.append(real)
+        try:
+            module.__path__[:] = new
+        except Exception:
+            pass
+    sys.path_importer_cache.clear()
+
+
+def _read_plan():
+    """The plan from stdin (the parent writes it, then closes the pipe); stdin is then /dev/null."""
+    chunks = []
+    while True:
+        data = os.read(0, 1 << 16)
+        if not data:
+            break
+        chunks.append(data)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return json.loads(b"".join(chunks).decode("utf-8"))
+
+
+def _copy_font_cache(template, target):
+    """matplotlib's font cache, copied from the grader's template into our own config dir."""
+    try:
+        os.makedirs(target, exist_ok=True)
+        if template:
+            for name in os.listdir(template):
+                if name.startswith("fontlist-") and name.endswith(".json"):
+                    with open(os.path.join(template, name), "rb") as src:
+                        data = src.read()
+                    with open(os.path.join(target, name), "wb") as dst:
+                        dst.write(data)
+    except OSError:
+        pass
+
+
 def main(argv):
-    global CHANNEL
+    global CHANNEL, PROTOCOL
     channel_fd = int(argv[1])
-    plan_path = argv[2]
+    here = os.path.dirname(os.path.abspath(__file__))
+    PROTOCOL = _load_leaf("_ravine_protocol", os.path.join(here, "protocol.py"))
     CHANNEL = _Channel(channel_fd)
-    with open(plan_path, encoding="utf-8") as fh:
-        plan = json.load(fh)
-    os.unlink(plan_path)
+    plan = _read_plan()
     sys.path[:] = list(plan["sys_path"])
     sys.meta_path.insert(0, _Blocker)
 
@@ -449,17 +522,20 @@ def main(argv):
         argmin=np.argmin,
     )
 
-    rollout_mod = _load_leaf("_ravine_rollout", plan["rollout_path"])
-    objectives = _load_leaf("_ravine_objectives", plan["objectives_path"])
+    rollout_mod = _load_leaf("_ravine_rollout", os.path.join(here, "rollout.py"))
+    objectives = _load_leaf("_ravine_objectives", os.path.join(here, "objectives.py"))
     signatures = dict(plan["signatures"])
-    _set_limits(plan["limits"])
-    _drop_capabilities()
+    _copy_font_cache(plan.get("mpl_template"), plan["mpl_dir"])
+    _set_limits(plan["limits"], plan.get("max_processes"))
+    if plan.get("drop_uid") is not None:
+        _pin_paths()
+    _drop_capabilities(plan.get("drop_uid"))
     _forbid_signalling_the_grader()
     try:  # so that prints before a hang or a crash still reach the parent
         sys.stdout.reconfigure(line_buffering=True)
     except Exception:
         pass
-    CHANNEL.send({"type": "ready"})
+    CHANNEL.send(PROTOCOL.message("ready"))
 
     module = types.ModuleType("submission")
     module.__dict__.update({"get_ipython": _get_ipython, "display": _display})
@@ -472,12 +548,12 @@ def main(argv):
         for name in _forbidden_loaded():
             if name not in reported:
                 reported.add(name)
-                CHANNEL.send({"type": "forbidden", "module": name[:200]})
+                CHANNEL.send(PROTOCOL.message("forbidden", module=name[:200]))
 
     for cell in plan["cells"]:
         label = cell["label"]
         if cell["error"]:
-            CHANNEL.send({"type": "load_message", "text": _clip(cell["error"])})
+            CHANNEL.send(PROTOCOL.message("load_message", text=_clip(cell["error"])))
             continue
         if not cell["source"].strip():
             continue
@@ -496,7 +572,7 @@ def main(argv):
                 where = f" ({f_label}, line {f_line}" + (
                     f", in {f_name})" if f_name != "<module>" else ")"
                 )
-            CHANNEL.send({"type": "load_message", "text": _clip(f"{label} raised {head}{where}")})
+            CHANNEL.send(PROTOCOL.message("load_message", text=_clip(f"{label} raised {head}{where}")))
         finally:
             # student code may have replaced the streams; keep ours usable
             try:
@@ -506,10 +582,10 @@ def main(argv):
                 pass
     check_modules()
     defined = [name for name in plan["contract"] if callable(ns.get(name))]
-    CHANNEL.send({"type": "loaded", "defined": defined})
+    CHANNEL.send(PROTOCOL.message("loaded", defined=defined))
 
     for task in plan["tasks"]:
-        CHANNEL.send({"type": "start", "task": task["id"]})
+        CHANNEL.send(PROTOCOL.message("start", task=task["id"]))
         began = time.perf_counter()
         try:
             fields = _run_task(task, ns, labels, np, rollout_mod, objectives, signatures)
@@ -518,8 +594,7 @@ def main(argv):
                       "message": "MemoryError", "step": None}
         seconds = time.perf_counter() - began
         check_modules()
-        fields.update({"type": "result", "task": task["id"], "seconds": seconds})
-        CHANNEL.send(fields)
+        CHANNEL.send(PROTOCOL.message("result", task=task["id"], seconds=seconds, **fields))
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -530,9 +605,115 @@ def main(argv):
         sys.__stderr__.flush()
     except Exception:
         pass
-    CHANNEL.send({"type": "done"})
+    CHANNEL.send(PROTOCOL.message("done"))
     os._exit(0)  # skip the student's atexit handlers; the parent kills the process group
 
 
+# --------------------------------------------------------------------------- the zygote
+
+
+def zygote(ctrl_fd):
+    """namespaces mode, one sandbox per submission: this process imports numpy once, then forks
+    one child per request of the grader (public checks first, then hidden ones), and between two
+    children kills every other process of the sandbox.
+
+    It never holds a plan: each request carries only descriptors (the child's stdout, stderr,
+    channel and the read end of the pipe its plan arrives on), passed with SCM_RIGHTS; the grader
+    writes a plan only after this process reported the previous child gone (and every process
+    of the sandbox with it).  It runs no student code and is non-dumpable, so a child's
+    processes cannot read or write its memory; the child's seccomp filter refuses signals to it
+    (x86_64).  If it stops answering anyway, the grader notices (no acknowledgement of a fork, no
+    exit report), writes no plan to it, and starts a fresh sandbox."""
+    import select
+    import socket
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back here, to be reaped
+    except Exception:
+        pass
+    sock = socket.socket(fileno=ctrl_fd)
+    boot = json.loads(sock.recv(1 << 16).decode("utf-8"))
+    sys.path[:] = list(boot["sys_path"])
+    import numpy  # noqa: F401 - the point of the zygote: imported once, before any fork
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, leaf in (("_ravine_protocol", "protocol.py"), ("_ravine_rollout", "rollout.py"),
+                       ("_ravine_objectives", "objectives.py")):
+        _load_leaf(name, os.path.join(here, leaf))
+    sock.sendall(b'{"ready": true}\n')
+
+    def reap_all():
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process of this PID namespace but init and us
+        except OSError:
+            pass
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 4096, 4)
+        except OSError:
+            data, fds = b"", []
+        if not data:  # the grader is gone
+            reap_all()
+            os._exit(0)
+        if len(fds) != 4:  # a late kill request: nothing runs
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                out, err, channel, plan = fds
+                os.dup2(plan, 0)
+                os.dup2(out, 1)
+                os.dup2(err, 2)
+                for fd in (plan, out, err):
+                    os.close(fd)
+                os.setsid()
+                sys.argv[:] = ["_child.py", str(channel)]
+                main(sys.argv)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(b'{"forked": true}\n')  # the grader writes the plan only after this
+        status = None
+        while status is None:
+            ready, _, _ = select.select([sock], [], [], 0.02)
+            if ready:
+                try:
+                    request = sock.recv(4096)
+                except OSError:
+                    request = b""
+                if not request:  # the grader is gone
+                    reap_all()
+                    os._exit(0)
+                # any request while a child runs means: kill it
+                os.kill(-1, signal.SIGKILL)
+            try:
+                done, raw = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, raw = pid, 0
+            if done:
+                status = os.waitstatus_to_exitcode(raw) if done == pid else 0
+        reap_all()
+        sock.sendall(json.dumps({"exit": status}).encode() + b"\n")
+
+
 if __name__ == "__main__":
-    main(sys.argv)
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        main(sys.argv)

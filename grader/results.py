@@ -73,6 +73,7 @@ class SubmissionResult:
     # More keys for results.json's extra_data (``ravine grade`` stores its batch id and the
     # submission file's hash there, so that ``--resume`` knows what it may skip).
     extra: dict[str, Any] = field(default_factory=dict)
+    isolation: dict[str, Any] = field(default_factory=dict)  # the sandbox that ran it: mode, bwrap version
 
     @property
     def score(self) -> float:
@@ -102,6 +103,7 @@ class SubmissionResult:
             "output": "\n".join(self.messages),
             "tests": [t.to_dict() for t in self.tests],
             "extra_data": {"submission": self.submission, "max_score": self.max_score, **self.extra,
+                           **({"isolation": dict(self.isolation)} if self.isolation else {}),
                            # "output" joins the messages with newlines; kept apart only when
                            # that is not reversible
                            **({"messages": list(self.messages)} if any("\n" in m for m in self.messages)
@@ -126,6 +128,7 @@ class SubmissionResult:
             messages = output.split("\n") if output else []
         submission = extra.pop("submission")
         extra.pop("max_score", None)
+        isolation = extra.pop("isolation", None)
         tests = []
         for t in data["tests"]:
             tests.append(TestResult(name=str(t["name"]), part=str(t["part"]), max_score=float(t["max_score"]),
@@ -133,4 +136,4 @@ class SubmissionResult:
                                     visibility=t.get("visibility", "visible"), tags=list(t.get("tags", [])),
                                     status=t.get("status", "failed")))
         return cls(str(submission), tests, messages, seconds=float(data.get("execution_time", 0) or 0),
-                   extra=extra)
+                   extra=extra, isolation=dict(isolation) if isinstance(isolation, dict) else {})

@@ -14,3 +14,15 @@ def pytest_addoption(parser):
                      help="rewrite the expected reports in tests/golden/ from the current output")
     parser.addoption("--update-references", action="store_true", default=False,
                      help="rewrite problems/_references.py from the derivations' results")
+
+
+def pytest_report_header(config):
+    """Which isolation mode the tests that run student code use here (README: How student code is run)."""
+    try:
+        from grader.sandbox import resolve
+
+        iso = resolve("auto")
+    except Exception as exc:  # noqa: BLE001 - a header must not stop the run
+        return f"ravine isolation: unknown ({exc})"
+    return f"ravine isolation: {iso.mode} (bwrap {iso.bwrap_version or 'none'})" + (
+        f"; {iso.warning}" if iso.warning else "")

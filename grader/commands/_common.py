@@ -9,10 +9,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Callable
 
-from ..sandbox import Limits
+from ..sandbox import ISOLATION_MODES, Isolation, IsolationError, Limits, resolve
+
+ISOLATION_HELP = ("how student code is confined (default auto: namespaces if bubblewrap works here, else uid "
+                  "when running as root, else process; see README 'How student code is run')")
+
+
+def add_isolation_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--isolation", choices=ISOLATION_MODES, default="auto", help=ISOLATION_HELP)
 
 MAX_SECONDS = 86400.0  # a day: longer is a typo, and select()/poll() overflow on 1e300
 MAX_MEMORY_MB = 1 << 20  # 1 TiB
@@ -134,6 +142,7 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-mb", type=bounded_int(1, MAX_MEMORY_MB, "a number of MB"),
                    default=d.memory_bytes >> 20, metavar="MB",
                    help=f"address-space limit of the student's process (default {d.memory_bytes >> 20})")
+    add_isolation_argument(p)
 
 
 def seconds_problem(option: str, value: object) -> str | None:
@@ -159,6 +168,21 @@ def file_problem(option: str, value: object) -> str | None:
     return None
 
 
-def limits_from(args: argparse.Namespace) -> Limits:
+def isolation_from(command: str, requested: str) -> Isolation:
+    """Probe the requested isolation once for this run; a mode that cannot work is a usage error
+    (exit 2); process mode's warning goes to stderr."""
+    try:
+        iso = resolve(requested)
+    except IsolationError as exc:
+        print(f"ravine {command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if iso.warning:
+        print(f"ravine {command}: warning: {iso.warning}", file=sys.stderr)
+    return iso
+
+
+def limits_from(args: argparse.Namespace, command: str = "") -> Limits:
+    """The limits of the command line (validated when parsed) and its isolation mode, probed now."""
+    isolation_from(command or args.command, args.isolation)
     return Limits(function_timeout=args.timeout, load_timeout=args.load_timeout,
-                  memory_bytes=int(args.memory_mb) << 20)
+                  memory_bytes=int(args.memory_mb) << 20, isolation=args.isolation)

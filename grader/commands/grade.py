@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import grade_batch, preload, unique_names
     from ..report import atomic_write, class_report, render_table
     from ..submission import collect_submissions
+    from ..sandbox import resolve
     from ._common import limits_from, seed_from_env
 
     limits = limits_from(args)
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         "submissions": names,
         "settings": settings,
         "limits": settings["limits"],
+        "isolation": resolve(limits.isolation).record(),  # the mode that graded it (+ a warning)
     }
     if previous is not None:
         manifest["graded_at"] = previous.get("graded_at", manifest["graded_at"])

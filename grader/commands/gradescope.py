@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the student's submitted files (default ROOT/submission)")
     p.add_argument("--results", default=None, metavar="FILE",
                    help="where Gradescope reads the results (default ROOT/results/results.json)")
+    from ._common import add_isolation_argument
+
+    add_isolation_argument(p)
 
 
 # Inside Gradescope's image everything runs as root, so a submission could read the settings
@@ -105,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _usage(f"cannot read settings {config_path}: {getattr(exc, 'strerror', None) or exc}")
     _hide_settings(config_path)
+    from ._common import isolation_from
+
+    isolation_from("gradescope", args.isolation)
+    config["isolation"] = args.isolation
     if args.file:
         config["file"] = args.file
     if args.timeout:

@@ -1,0 +1,41 @@
+"""How a child's run can end badly, as ONE table of (status, message, stop).
+
+``stop``: the failure ends the whole run (every task not yet decided gets ``status`` and
+``message``, and ``load`` is added to the submission's load messages); otherwise only the
+failed function's remaining tasks get them and a fresh child runs the other functions.
+Messages are formatted with ``fn`` (the function), ``how`` (exit status / signal text) and
+the limits (``function_timeout``, ``load_timeout``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INTERFERENCE = "the submission interfered with the grader's channel"
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: str
+    message: str
+    stop: bool
+    load: str = ""  # the load message, for failures that stop the run
+
+
+_LOAD_TIMEOUT = ("process killed during load: loading did not finish within {load_timeout:g} s "
+                 "(an infinite loop at import?)")
+
+FAILURES: dict[str, Failure] = {
+    "boot-crash": Failure("crash", "not run: the grader could not start the child process ({how})", True,
+                          "the grader could not start the child process: {how}"),
+    "load-timeout": Failure("timeout", "not run: " + _LOAD_TIMEOUT, True, _LOAD_TIMEOUT),
+    "load-crash": Failure("crash", "not run: process killed during load: {how}", True,
+                          "process killed during load: {how}"),
+    "load-interference": Failure("crash", f"not run: {INTERFERENCE} while loading", True,
+                                 f"{INTERFERENCE} while loading"),
+    "timeout": Failure("timeout", "{fn} did not finish within {function_timeout:g} s (the budget for all "
+                       "its checks together) and was stopped; look for an infinite loop or very slow code",
+                       False),
+    "crash": Failure("crash", "the process running {fn} died: {how}", False),
+    "interference": Failure("crash", f"{INTERFERENCE} while {{fn}} ran", False),
+}
