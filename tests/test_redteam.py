@@ -470,8 +470,13 @@ def _files(d: Path) -> dict[str, bytes]:
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
-def _sandbox_processes() -> list[str]:
-    """Processes of a sandbox still alive: uid-mode uids, or a child / bwrap of ours."""
+def _sandbox_processes(marker: str | None = None) -> list[str]:
+    """Processes of a sandbox still alive: uid-mode uids, or a child / bwrap of ours.
+
+    ``marker``: a namespaces-mode run's own TMPDIR (see ``_scoped_tmp``). Its bwrap command lines
+    name it (the private leaf copy lives there), so sandboxes of other graders running on the same
+    machine at the same time (a second test session) are not counted as this run's leftovers.
+    """
     left = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -484,15 +489,29 @@ def _sandbox_processes() -> list[str]:
         if "\nState:\tZ" in status:
             continue
         uid = int(status.split("\nUid:\t", 1)[1].split()[1])
-        if UID_BASE <= uid < UID_BASE + UID_SLOTS or "/ravine/leaf/_child.py" in cmd or (
-                "ravine-leaf-" in cmd and "_child.py" in cmd) or "--hostname ravine" in cmd:
+        ours = marker is None or marker in cmd
+        if UID_BASE <= uid < UID_BASE + UID_SLOTS or ours and ("/ravine/leaf/_child.py" in cmd or (
+                "ravine-leaf-" in cmd and "_child.py" in cmd) or "--hostname ravine" in cmd):
             left.append(f"{entry} uid={uid} {cmd[:120]}")
     return left
 
 
-def _run_cli(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def _scoped_tmp(base: Path, mode: str) -> Path | None:
+    """A TMPDIR of the run's own, in namespaces mode (uid-mode children could not traverse a
+    pytest temporary directory, which is 0700; their leftovers are found by uid anyway)."""
+    if mode != "namespaces":
+        return None
+    path = base / "run-tmp"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _run_cli(args: list[str], cwd: Path, timeout: float = 600,
+             tmpdir: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAVINE_")}
     env["RAVINE_SEED"] = str(CLI_SEED)
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)  # the timeout only guards against a hang
 
@@ -527,11 +546,12 @@ class _Batch:
         self.installed = _tree_digest(self.tree)
         self.interpreter = _interpreter_digest()
         self.proc = _run_cli(["grade", str(subs), "--out", str(self.out), "--jobs", "2", "--isolation", mode,
-                              "--timeout", "3", "--load-timeout", "10", "--no-report"], cwd=self.tree)
+                              "--timeout", "3", "--load-timeout", "10", "--no-report"], cwd=self.tree,
+                             tmpdir=(run_tmp := _scoped_tmp(tmp, mode)))
         self.files = _files(self.out)
         time.sleep(3.0)
         self.files_later = _files(self.out)
-        self.left = _sandbox_processes()
+        self.left = _sandbox_processes(str(run_tmp) if run_tmp else None)
         self.results = {n: json.loads((self.out / n / "results.json").read_text()) for n in self.names}
         self.grading = json.loads((self.out / "grading.json").read_text())
 
@@ -655,7 +675,8 @@ def test_issue8_class3_and_4_gradescope_settings_and_results_hold(tmp_path, mode
         results = root / "results" / "results.json"
         before = _tree_digest(tree)
         proc = _run_cli(["gradescope", "--config", str(config), "--submission-dir", str(root / "submission"),
-                         "--results", str(results), "--isolation", mode], cwd=tree)
+                         "--results", str(results), "--isolation", mode], cwd=tree,
+                        tmpdir=(run_tmp := _scoped_tmp(tmp_path, mode)))
         assert proc.returncode == 0, proc.stderr[-2000:]
         written = results.read_bytes()
         time.sleep(3.0)
@@ -664,7 +685,7 @@ def test_issue8_class3_and_4_gradescope_settings_and_results_hold(tmp_path, mode
         assert data["score"] == 0 and data["extra_data"]["isolation"]["mode"] == mode
         for value in (str(CLI_SEED), CLI_SECRET):
             assert value not in written.decode()
-        assert _sandbox_processes() == []
+        assert _sandbox_processes(str(run_tmp) if run_tmp else None) == []
         assert _tree_digest(tree) == before
         if fixture == "chmod_settings.py":
             assert "settings: " in written.decode()  # it ran, and read nothing
@@ -677,13 +698,14 @@ def test_issue8_check_is_sandboxed_too(tmp_path, mode):
     tree = _install(tmp_path, mode)
     sub = tmp_path / "flood.py"
     sub.write_text((ISSUE8 / "channel_flood.py").read_text())
-    proc = _run_cli(["check", str(sub), "--json", "--isolation", mode, "--timeout", "2"], cwd=tree)
+    run_tmp = _scoped_tmp(tmp_path, mode)
+    proc = _run_cli(["check", str(sub), "--json", "--isolation", mode, "--timeout", "2"], cwd=tree, tmpdir=run_tmp)
     assert proc.returncode == 1, proc.stderr[-2000:]
     data = json.loads(proc.stdout)
     assert data["extra_data"]["isolation"]["mode"] == mode
     parts = {t["part"]: t["score"] for t in data["tests"]}
     assert parts["sgd_step"] == 0 and parts["effective_lr"] > 0
-    assert _sandbox_processes() == []
+    assert _sandbox_processes(str(run_tmp) if run_tmp else None) == []
 
 
 def test_issue8_an_unavailable_mode_is_a_usage_error(tmp_path, monkeypatch, capsys):
