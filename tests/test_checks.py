@@ -2,7 +2,7 @@
 
 These tests produce outcomes in-process from *our own* rule variants (trusted
 code), to test the comparison and diagnosis logic alone; the isolated runner
-is tested in test_sandbox.py and end to end in test_grade.py.
+is tested in test_sandbox_*.py and end to end in test_grade.py.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import build_checks, grade_batch, grade_submission, unique_names
+from grader.batch import grade_batch, unique_names
+from grader.engine import build_checks, grade_submission
 from grader.sandbox import Limits
 from grader.submission import collect_submissions
 

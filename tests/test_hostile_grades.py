@@ -2,7 +2,7 @@
 
 Each row: fixture -> {function: (score, diagnosis id or "" for a pass)}; a function the
 fixture does not define scores 0 with "contract" (missing function).  The run-level
-statuses are tested in test_sandbox.py; here the question is what the gradebook says.
+statuses are tested in test_sandbox_*.py; here the question is what the gradebook says.
 """
 
 from __future__ import annotations

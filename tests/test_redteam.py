@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import build_checks, grade_batch, grade_submission, unique_names
+from grader.batch import grade_batch, unique_names
+from grader.engine import build_checks, grade_submission
 from grader.report import write_gradebook
 from grader import results as R
 from grader.results import SubmissionResult
@@ -373,7 +374,7 @@ import sys
 import time
 
 from grader.sandbox import IsolationError
-from grader.sandbox.process import UID_BASE, UID_SLOTS
+from grader.sandbox.uidslots import UID_BASE, UID_SLOTS
 
 ROOT = Path(__file__).resolve().parent.parent
 ISSUE8 = RED / "issue8"

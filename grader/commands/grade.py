@@ -62,7 +62,8 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from .. import __version__
-    from ..engine import grade_batch, preload, unique_names
+    from ..batch import grade_batch, unique_names
+    from ..engine import preload
     from ..report import atomic_write, class_report, render_table
     from ..submission import collect_submissions
     from ..sandbox import resolve

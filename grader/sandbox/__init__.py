@@ -12,7 +12,8 @@ status.  Tasks are run function by function; each function has one wall-clock bu
 all its tasks.  A function that hangs or kills the process costs that function only: the
 sandbox is killed and a fresh child re-runs the module for the remaining functions.
 
-Modules: ``process`` (launch, limits, kill; knows nothing of tasks), ``protocol`` (the
+Modules: ``process`` (launch, limits, kill; knows nothing of tasks; with ``paths``,
+``uidslots``, ``starvation`` and ``zygote``), ``protocol`` (the
 channel's messages, loaded by both sides), ``tasks`` (the task kinds' table), ``failures``
 (the failure kinds' table), ``supervisor`` (one child's channel and phases).
 """
@@ -26,8 +27,9 @@ from grader.submission import Submission
 
 from .failures import FAILURES, INTERFERENCE
 from .model import ISOLATION_MODES, SIGNATURES, STATUSES, Limits, Outcome, RunReport, Task
-from .process import Isolation, IsolationError, ZygoteSession, protect_parent, resolve
-from .supervisor import _Child, _Interference, _Output, uses_matplotlib
+from .process import Isolation, IsolationError, protect_parent, resolve
+from .supervisor import _Child, _Output, uses_matplotlib
+from .zygote import ZygoteSession
 from .tasks import TASK_KINDS, check_task
 
 __all__ = [
@@ -69,7 +71,7 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
     """Run ``tasks`` against a loaded submission in sandboxed child processes.
 
     ``private``: the tasks hold inputs no other child may learn (hidden checks): in uid mode
-    such a child runs while no other child runs (``process.ALONE``).  ``session``: the
+    such a child runs while no other child runs (``uidslots.ALONE``).  ``session``: the
     submission's sandbox (``open_session``); without one, every child gets a sandbox of its own.
 
     Returns a :class:`RunReport` with one :class:`Outcome` per task, always.

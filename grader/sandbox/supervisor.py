@@ -20,6 +20,7 @@ import numpy as np
 from grader.submission import FORBIDDEN_PACKAGES, Submission
 
 from . import process
+from .zygote import ZygoteSession
 from . import protocol as P
 from .model import SIGNATURES, Limits, Task
 from .tasks import TASK_KINDS, size
@@ -135,7 +136,7 @@ class _ChildResult:
 class _Child:
     def __init__(self, sub: Submission, tasks: list[Task], limits: Limits, out: _Output, err: _Output,
                  isolation: process.Isolation | None = None, private: bool = False,
-                 session: process.ZygoteSession | None = None):
+                 session: ZygoteSession | None = None):
         self.private = private
         self.session = session
         self.bwrap_codes = False  # exit statuses come from bwrap (128 + N for a signal)
