@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import engine, report
 from .engine import FINGERPRINT_NOTE, AnswerKey, _not_graded, build_checks
+from .gradescope import from_results_json, results_json
 from .results import SubmissionResult
 from .sandbox import Limits, resolve
 
@@ -90,7 +91,7 @@ def _graded_before(folder: Path, batch: str | None, digest: str | None) -> Submi
         if extra.get("batch") != batch or extra.get("file_sha256") != digest \
                 or extra.get("submission") != folder.name:
             return None
-        return SubmissionResult.from_dict(data)
+        return from_results_json(data)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
@@ -157,7 +158,7 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     def write_page(result: SubmissionResult, trajectories: dict[str, Any] | None) -> None:
         from .feedback import render_feedback  # in the main thread only: matplotlib is not thread-safe
 
-        page = render_feedback(result.to_dict(), trajectories=trajectories)
+        page = render_feedback(result, trajectories=trajectories)
         try:
             report.atomic_write(out_dir / result.submission / "feedback.html", page)
         except OSError:
@@ -228,7 +229,7 @@ def grade_batch(paths: Sequence[Path], out_dir: Path, *, seed: int, jobs: int = 
     order = {n: i for i, n in enumerate(names)}
     # As written to results.json (scores to 6 decimals): the gradebook is then the same whether a
     # result was graded now or kept from an interrupted run (--resume).
-    done = [SubmissionResult.from_dict(r.to_dict()) for r in done]
+    done = [from_results_json(results_json(r)) for r in done]
     done.sort(key=lambda r: order.get(r.submission, len(order)))
     for r in done:
         try:

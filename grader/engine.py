@@ -16,7 +16,7 @@ from problems import update_rules
 
 from .checks import Check, _TrajectoryCheck, compile_check
 from .results import SubmissionResult, TestResult
-from .sandbox import Limits, Outcome, RunReport, open_session, resolve, run_submission
+from .sandbox import Forbidden, Limits, Outcome, RunReport, Status, open_session, resolve, run_submission
 from .submission import SubmissionError, load_submission
 
 __all__ = ["build_checks", "grade_submission", "AnswerKey", "preload"]
@@ -83,7 +83,7 @@ def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str],
     from .answers import OVER_BUDGET_TAG
 
     tests = _graded_answers(sub, key, messages, budget)
-    late = [t.part for t in tests if OVER_BUDGET_TAG in t.tags]
+    late = [t.part for t in tests if OVER_BUDGET_TAG in t.diagnoses]
     if late:
         messages.append(f"{len(late)} answer part(s) ({', '.join(late)}) need manual review: not decided "
                         "within the notebook's answer-grading budget")
@@ -140,7 +140,7 @@ def _not_graded(checks: Sequence[Check], reason: str) -> list[TestResult]:
         results.append(
             TestResult(
                 name=c.spec.name, part=c.spec.function, max_score=c.spec.points, score=0.0,
-                output=f"Not graded: {reason}", tags=[c.spec.function, "submission-error"],
+                output=f"Not graded: {reason}", group=c.spec.function, diagnoses=["submission-error"],
                 visibility="after_published" if c.spec.hidden else "visible", status="error",
             )
         )
@@ -183,10 +183,10 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
             # compile_check makes a _TrajectoryCheck for every task of kind "trajectory"
             if isinstance(c, _TrajectoryCheck) and not c.spec.hidden:
                 o = run.outcomes[c.task.id]
-                got = o.value if o.status == "ok" else o.partial
+                got = o.value if o.status == Status.OK else o.partial
                 trajectories[c.spec.name] = {"title": c.spec.name, "objective": c.spec.objective,
                                              "expected": c.expected(), "got": got,
-                                             "passed": o.status == "ok" and c.score(o).passed}
+                                             "passed": o.status == Status.OK and c.score(o).passed}
     messages = list(run.load_messages)
     for name in sorted(set(_MISSING_MODULE.findall("\n".join(messages)))):
         # Said without looking next to the file: whether a sibling exists is not the student's to learn.
@@ -198,13 +198,12 @@ def grade_submission(path: str | Path, checks: Sequence[Check], *, limits: Limit
     if hidden_run is not None:
         # Only the package name: the rest of an attempted module name is the student's text.
         for f in hidden_run.forbidden:
-            module, _, when = f.partition(" ")
-            text = f"{module.split('.', 1)[0]} {when}".strip()
-            if text not in forbidden:
-                forbidden.append(text)
+            f = Forbidden(f.package, f.where)
+            if f not in forbidden:
+                forbidden.append(f)
         stdout = (stdout + "\n[hidden checks]\n" + hidden_run.stdout) if hidden_run.stdout else stdout
     for f in forbidden:
-        messages.append(f"Forbidden import: {f} (the grader's own packages are off limits; no credit).")
+        messages.append(f"Forbidden import: {f.describe()} (the grader's own packages are off limits; no credit).")
     if answer_parts:
         tests += _answer_tests(sub, answers, messages, answer_budget)
     seconds = time.perf_counter() - start
@@ -239,7 +238,7 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits,
     failed: dict[str, Outcome] = {}
     for t in public:
         o = public_run.outcomes[t.id]
-        if o.status in ("timeout", "crash") and t.function not in failed:
+        if o.status in (Status.TIMEOUT, Status.CRASH) and t.function not in failed:
             failed[t.function] = o
     rest = [t for t in hidden if t.function not in failed]
     hidden_run = (run_submission(sub, rest, limits, private=True, session=session) if rest else

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import math
 
 import numpy as np
 import pytest
 
-from grader.sandbox import supervisor
+from grader.sandbox import Status, supervisor
 from sandbox_common import ROOT, STEPS, _call, _child_for, _traj
 
 
@@ -52,9 +53,10 @@ FORGED_RESULTS = [
     {"kind": "trajectory", "positions": GOOD_POSITIONS, "seconds": -1.0},
     {"kind": "trajectory", "positions": GOOD_POSITIONS, "seconds": "fast"},
     {"kind": "value", "value": 1.0},  # a value for a trajectory task
-    {"kind": "nonfinite", "step": 0, "partial": _b64(np.zeros((0, 2)))},
-    {"kind": "nonfinite", "step": 2, "partial": _b64([[1.0, 1.0]])},
-    {"kind": "nonfinite", "step": True, "partial": _b64([[1.0, 1.0]])},
+    {"kind": "nonfinite", "step": 1, "partial": _b64([[1.0, 1.0]])},  # the old spelling: not a Status
+    {"kind": "non-finite", "step": 0, "partial": _b64(np.zeros((0, 2)))},
+    {"kind": "non-finite", "step": 2, "partial": _b64([[1.0, 1.0]])},
+    {"kind": "non-finite", "step": True, "partial": _b64([[1.0, 1.0]])},
     {"kind": "exception", "exc_type": "bad name!", "message": "x", "step": None},
     {"kind": "contract", "message": 3, "step": None},
     {"kind": "missing", "message": "extra"},
@@ -85,9 +87,10 @@ def test_channel_accepts_a_well_formed_exchange():
     child._handle(_line({"type": "result", "task": "e", "kind": "value", "value": {"nonfinite": "nan"}, "seconds": 0.0}))
     child._handle(_line({"type": "done"}))
     assert child.phase == "done"
-    msg, seconds = child.result.results["sgd"]
-    np.testing.assert_array_equal(msg["positions"], np.ones((STEPS + 1, 2)))
-    assert seconds == 0.5
+    sgd, e = child.result.outcomes["sgd"], child.result.outcomes["e"]  # decoded at once
+    assert (sgd.status, sgd.seconds) == (Status.OK, 0.5)
+    np.testing.assert_array_equal(sgd.value, np.ones((STEPS + 1, 2)))
+    assert e.status == Status.NON_FINITE and math.isnan(e.value) and e.message == "effective_lr returned nan"
 
 
 # --------------------------------------------------------------------------- the package's tables

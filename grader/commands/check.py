@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
             formats = answer_formats(sub.notebook)
     if args.json:
-        data = result.to_dict()
+        from ..gradescope import results_json
+
+        data = results_json(result)
         if formats:
             data["answers"] = [{"part": pid, "reads": ok, "message": why} for pid, ok, why in formats]
         print(json.dumps(data, indent=2))

@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_report:
         # From memory, not from DIR/*/results.json: a submission's process (same user) could
         # have planted extra folders or malformed files there.
-        atomic_write(out / "report.md", class_report([r.to_dict() for r in result.results],
+        atomic_write(out / "report.md", class_report(result.results,
                                                      plot_path=out / "report.png",
                                                      items_path=out / "items.csv"))
     sys.stdout.write(render_table(result.results))
