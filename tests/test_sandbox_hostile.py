@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.sandbox import INTERFERENCE, Limits, run_submission
+from grader.sandbox import INTERFERENCE, Forbidden, Limits, run_submission
 from grader.submission import load_submission
 from sandbox_common import ALL_TASKS, FAST, MODE, STEPS, X0, _call, _traj, ref_positions, run, statuses, write
 
@@ -182,13 +182,15 @@ def test_imports_of_the_grader_packages_are_forbidden():
         "the submission imported solvers (a package of the grader) while nesterov_step ran; "
         "nesterov_step gets no credit"
     )
-    assert report.forbidden == ["solvers (during nesterov_step)"]
+    assert report.forbidden == [Forbidden("solvers", "nesterov_step")]  # a value, formatted by the engine
+    assert report.forbidden[0].describe() == "solvers (during nesterov_step)"
 
 
 def test_import_attempt_at_load_forbids_every_task():
     report = run("imports_at_load.py")
     assert set(statuses(report).values()) == {"forbidden"}
-    assert report.forbidden == ["problems (at load)"]
+    assert report.forbidden == [Forbidden("problems", "")]
+    assert report.forbidden[0].describe() == "problems (at load)"
     assert report.outcomes["sgd"].message.startswith("the submission imported problems")
 
 
