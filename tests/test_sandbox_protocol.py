@@ -120,3 +120,20 @@ def test_every_task_kind_has_a_runner_in_the_child_and_results_in_the_protocol()
     assert {k.runner for k in TASK_KINDS.values()} == set(runners)
     for kind in TASK_KINDS:
         assert any(kind in allowed for allowed, _ in P.RESULTS.values()), kind
+
+
+def test_one_status_vocabulary_from_the_child_to_the_checks():
+    """The child's failure result kinds, the failure table and the checks' diagnoses all speak
+    ``Status``; the child's old "nonfinite" spelling is gone from its source."""
+    from grader.checks import diagnosis
+    from grader.sandbox import protocol as P
+    from grader.sandbox.failures import FAILURES
+
+    assert set(P.RESULTS) - {"value", "trajectory"} == {Status.MISSING, Status.CONTRACT, Status.EXCEPTION,
+                                                       Status.NON_FINITE}
+    assert {f.status for f in FAILURES.values()} == {Status.CRASH, Status.TIMEOUT}
+    assert all(isinstance(f.status, Status) for f in FAILURES.values())
+    assert [diagnosis(s) for s in (Status.MISSING, Status.NON_FINITE, Status.TIMEOUT)] == \
+        ["contract", "non-finite", "timeout"]
+    child = (ROOT / "grader" / "_child.py").read_text()
+    assert '"kind": "nonfinite"' not in child and "PROTOCOL.Status.NON_FINITE" in child

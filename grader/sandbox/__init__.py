@@ -7,8 +7,8 @@ a sandbox (``process``: bubblewrap namespaces, a dedicated uid, or a plain proce
 of the grader.
 
 The child only *reports data* on a private pipe (newline-delimited JSON, never pickle,
-``protocol``'s table); the supervisor validates every message strictly and decides every
-status.  Tasks are run function by function; each function has one wall-clock budget for
+``protocol``'s table); the supervisor validates every message strictly, decodes each result
+at once into an :class:`Outcome` and decides every status (one vocabulary: ``Status``).  Tasks are run function by function; each function has one wall-clock budget for
 all its tasks.  A function that hangs or kills the process costs that function only: the
 sandbox is killed and a fresh child re-runs the module for the remaining functions.
 
@@ -27,11 +27,11 @@ from grader.submission import Submission
 
 from .failures import FAILURES, INTERFERENCE
 from .model import ISOLATION_MODES, SIGNATURES, Forbidden, Limits, Outcome, RunReport, Task
-from .protocol import Status
 from .process import Isolation, IsolationError, protect_parent, resolve
+from .protocol import Status
 from .supervisor import _Child, _Output, uses_matplotlib
-from .zygote import ZygoteSession
 from .tasks import check_task
+from .zygote import ZygoteSession
 
 __all__ = [
     "Limits",
