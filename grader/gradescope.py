@@ -216,7 +216,6 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
     student sees a message instead of "autograder failed".
     """
     from .engine import build_checks, grade_submission, preload
-    from .report import atomic_write
     from .sandbox import Limits
 
     result: SubmissionResult | None = None
@@ -227,16 +226,30 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
                         isolation=str(config.get("isolation", "auto")))
         result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits,
                                   answers=_answer_key(submission_dir, config))
-        data = results_json(result)
+        shown = result
     except FileNotFoundError as exc:
-        data = {"score": 0.0, "output": f"Not graded: {exc}.", "tests": []}
+        shown = not_graded(f"Not graded: {exc}.")
     except Exception:  # the grader's own failure: say so, keep the traceback out of students' view
-        data = {"score": 0.0, "output": "The autograder failed on this submission; your instructor has "
-                "been given the details. Please contact them.", "tests": [],
-                "extra_data": {"grader_error": traceback.format_exc(limit=5)}}
-    data.setdefault("stdout_visibility", "hidden")
-    atomic_write(results_path, json.dumps(data, indent=2) + "\n")
+        shown = not_graded("The autograder failed on this submission; your instructor has been given the "
+                           "details. Please contact them.", traceback.format_exc(limit=5))
+    write_results(results_path, shown)
     return result
+
+
+def not_graded(message: str, grader_error: str | None = None) -> SubmissionResult:
+    """The result of a submission the grader could not grade: no tests, one message for the student
+    and, for the instructor, the grader's own error in extra_data."""
+    return SubmissionResult("submission", messages=[message],
+                            extra={"grader_error": grader_error} if grader_error is not None else {})
+
+
+def write_results(path: Path, result: SubmissionResult) -> None:
+    """Gradescope's results.json of ``result``; what the student's code printed stays hidden."""
+    from .report import atomic_write
+
+    data = results_json(result)
+    data["stdout_visibility"] = "hidden"
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
 def _answer_key(submission_dir: Path, config: dict[str, Any]) -> Any:

@@ -366,6 +366,7 @@ def test_gradescope_refuses_bad_settings_with_one_line(tmp_path):
     assert proc.stderr.count("\n") == 1 and "seed must be a whole number" in proc.stderr
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "misconfigured" in data["output"]
+    assert "seed must be a whole number" in data["extra_data"]["grader_error"]
 
 
 BATCH = ["alice_correct.py", "dave_mistakes.py", "erin_torch_nesterov.py", "bob_polyak.py",

@@ -61,6 +61,8 @@ def test_no_submission_still_writes_results(tmp_path):
     assert proc.returncode == 0
     data = json.loads(results.read_text())
     assert data["score"] == 0 and "no .py or .ipynb file was submitted" in data["output"]
+    # the same results.json writer as a graded submission: no tests, the hidden stdout
+    assert (data["tests"], data["stdout_visibility"], data["extra_data"]["max_score"]) == ([], "hidden", 0)
 
 
 def test_find_submission_prefers_the_named_file(tmp_path):
