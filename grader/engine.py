@@ -255,7 +255,7 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits,
 # before the first child starts: a module imported lazily later would be read from disk after a
 # submission had its chance to rewrite it (in the modes where a child can write the grader's files).
 PRELOAD = ("grader.answers", "grader.derivcheck", "grader.equivalence", "grader.formula", "grader.report",
-           "grader.results", "grader.checks", "grader.submission", "grader.assign",
+           "grader.results", "grader.gradescope", "grader.checks", "grader.submission", "grader.assign",
            "problems", "problems.registry", "problems.bank", "problems.spec", "problems.variants",
            "problems.update_rules", "problems.checkspec", "solvers.rules", "solvers.rollout",
            "solvers.objectives", "solvers.numeric", "nbformat")

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .gradescope import from_results_json, results_json
 from .results import SubmissionResult
 
 __all__ = [
@@ -52,8 +53,6 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def write_submission(out_dir: Path, result: SubmissionResult) -> Path:
-    from .gradescope import results_json
-
     path = out_dir / result.submission / "results.json"
     atomic_write(path, json.dumps(results_json(result), indent=2) + "\n")
     return path
@@ -204,8 +203,6 @@ def load_results(out_dir: Path, *, strict: bool = False) -> list[dict[str, Any]]
 
 def read_results(out_dir: Path, *, strict: bool = False) -> list[SubmissionResult]:
     """:func:`load_results` as ``SubmissionResult`` objects (a test without points counts 0)."""
-    from .gradescope import from_results_json
-
     out = []
     for data in load_results(out_dir, strict=strict):
         for t in data["tests"]:
