@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.engine import build_checks, grade_batch, grade_submission  # noqa: E402
+from grader.batch import grade_batch  # noqa: E402
+from grader.engine import build_checks, grade_submission  # noqa: E402
 from grader.sandbox import IsolationError, Limits, resolve  # noqa: E402
 from grader.submission import collect_submissions  # noqa: E402
 

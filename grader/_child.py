@@ -227,7 +227,7 @@ def _run_task(task, ns, labels, np, rollout_mod, objectives, signatures):
     """Run one task with its kind's runner (RUNNERS); return the result message fields (data only)."""
     fn = ns.get(task["function"])
     if not callable(fn):
-        return {"kind": "missing"}
+        return {"kind": PROTOCOL.Status.MISSING}
     runner = RUNNERS[task["runner"]]
     return runner(task, fn, labels, np, rollout_mod, objectives, signatures.get(task["function"], task["function"]))
 
@@ -236,12 +236,12 @@ def _run_call(task, fn, labels, np, rollout_mod, objectives, expected):
     args = [_convert_arg(a, np, objectives) for a in task["payload"]["args"]]
     problem = _signature_problem(fn, args, inspect)
     if problem:
-        return {"kind": "contract", "message": f"expected {expected}: {problem}", "step": None}
+        return {"kind": PROTOCOL.Status.CONTRACT, "message": f"expected {expected}: {problem}", "step": None}
     try:
         value = fn(*args)
     except BaseException as exc:  # noqa: BLE001 - foreign code: everything becomes data
         text, _ = _describe(exc, labels)
-        return {"kind": "exception", "exc_type": type(exc).__name__, "message": text, "step": None}
+        return {"kind": PROTOCOL.Status.EXCEPTION, "exc_type": type(exc).__name__, "message": text, "step": None}
     return {"kind": "value", "value": _encode_value(value, np)}
 
 
@@ -279,7 +279,7 @@ def _run_trajectory(task, fn, labels, np, rollout_mod, objectives, expected):
 
     problem = _signature_problem(fn, dummy, inspect)
     if problem:
-        return {"kind": "contract", "message": f"expected {expected}: {problem}", "step": 1}
+        return {"kind": PROTOCOL.Status.CONTRACT, "message": f"expected {expected}: {problem}", "step": 1}
 
     rule = rollout_mod.student_rule(function, called, lr=lr, beta=beta)
     record = []
@@ -300,13 +300,13 @@ def _run_trajectory(task, fn, labels, np, rollout_mod, objectives, expected):
         positions = rollout_mod.rollout(recording, x0, grad_fn, steps)
     except rollout_mod.NonFiniteError as exc:
         partial = SAFE["array"](record[: exc.step], dtype=np.float64).reshape(exc.step, x0.size)
-        return {"kind": "nonfinite", "step": int(exc.step), "partial": _b64(partial)}
+        return {"kind": PROTOCOL.Status.NON_FINITE, "step": int(exc.step), "partial": _b64(partial)}
     except rollout_mod.ContractError as exc:
-        return {"kind": "contract", "message": _clip(_safe_str(exc)), "step": counter["step"]}
+        return {"kind": PROTOCOL.Status.CONTRACT, "message": _clip(_safe_str(exc)), "step": counter["step"]}
     except BaseException as exc:  # noqa: BLE001
         text, _ = _describe(exc, labels)
         return {
-            "kind": "exception",
+            "kind": PROTOCOL.Status.EXCEPTION,
             "exc_type": type(exc).__name__,
             "message": text,
             "step": counter["step"] or None,
@@ -315,7 +315,7 @@ def _run_trajectory(task, fn, labels, np, rollout_mod, objectives, expected):
     finite = SAFE["isfinite"](positions).all(axis=1)  # rollout's own check may have been patched
     if not finite.all():
         t = int(SAFE["argmin"](finite))
-        return {"kind": "nonfinite", "step": t, "partial": _b64(positions[:t])}
+        return {"kind": PROTOCOL.Status.NON_FINITE, "step": t, "partial": _b64(positions[:t])}
     return {"kind": "trajectory", "positions": _b64(positions)}
 
 

@@ -16,8 +16,8 @@ per line.  When several cells claim a part, the last one counts (and a message
 says so).
 
 ``grade_answers`` returns one :class:`grader.results.TestResult` per answer
-part (``part`` = the part id, ``tags`` = [problem id, kind, anticipated-mistake
-id if one was recognised]).  Implementation parts are left to the
+part (``part`` = the part id, ``group`` = the problem id, ``diagnoses`` = [the
+anticipated mistake's id] if one was recognised, or ["over-budget"]).  Implementation parts are left to the
 implementation checks.  The student's numbers are recomputed from
 ``student_id`` and ``secret`` (HMAC); nothing in the notebook is trusted for them.
 """
@@ -139,13 +139,13 @@ def read_answers(source: Any) -> tuple[dict[str, str], list[str]]:
 
 
 def _result(part: Any, problem_id: str, score: float, status: str, output: str,
-            extra_tags: Iterable[str] = ()) -> TestResult:
+            diagnoses: Iterable[str] = ()) -> TestResult:
     return TestResult(
         name=f"{part.id} ({part.kind})", part=part.id, max_score=float(part.points),
         score=score, output=output,
         # Free text shows the reference answer: students see it once grades are published.
         visibility="after_published" if part.kind == "text" else "visible",
-        tags=[problem_id, *extra_tags], status=status)  # type: ignore[arg-type]
+        status=status, group=problem_id, diagnoses=list(diagnoses))  # type: ignore[arg-type]
 
 
 def _numeric_value(text: str) -> Fraction | float:
@@ -197,8 +197,8 @@ def _grade_choice(part: Any, text: str) -> TestResult:
     fb = f" {chosen.feedback}" if chosen.feedback else ""
     if ok:
         return _result(part, pid, part.points, "passed", f"Correct ({chosen.key}).{fb}")
-    tags = [m.id for m in part.mistakes if m.matcher == chosen.key]
-    return _result(part, pid, 0.0, "failed", f"Not ({chosen.key}).{fb}", tags)
+    named = [m.id for m in part.mistakes if m.matcher == chosen.key]
+    return _result(part, pid, 0.0, "failed", f"Not ({chosen.key}).{fb}", named)
 
 
 def _chosen(part: Any, text: str) -> Any:

@@ -23,32 +23,28 @@ from solvers.objectives import build as build_objective
 from solvers.rollout import NonFiniteError, a_or_an
 
 from .results import TestResult
-from .sandbox import Outcome, Task
+from .sandbox import Outcome, Status, Task
 
-__all__ = ["Check", "compile_check", "Comparison", "compare_positions", "STATUS_DIAGNOSIS"]
+__all__ = ["Check", "compile_check", "Comparison", "compare_positions", "diagnosis"]
 
-# Sandbox status -> diagnosis id named in feedback and tags.
-STATUS_DIAGNOSIS = {
-    "exception": "exception",
-    "timeout": "timeout",
-    "memory": "memory",
-    "crash": "crash",
-    "contract": "contract",
-    "missing": "contract",
-    "non-finite": "non-finite",
-    "forbidden": "forbidden",
-}
-
+# What a failed run's feedback says (a non-finite trajectory is scored on its own: see
+# _TrajectoryCheck.score).
 _STATUS_TEXT = {
-    "exception": "your function raised an exception",
-    "timeout": "your function did not finish within the time limit (an infinite loop?)",
-    "memory": "your function ran out of memory",
-    "crash": "the process running your code died",
-    "contract": "your function does not follow the contract",
-    "missing": "the function is missing",
-    "forbidden": "your code imports the grader's own packages (grader, solvers, problems); "
-                 "that earns no credit",
+    Status.EXCEPTION: "your function raised an exception",
+    Status.TIMEOUT: "your function did not finish within the time limit (an infinite loop?)",
+    Status.MEMORY: "your function ran out of memory",
+    Status.CRASH: "the process running your code died",
+    Status.CONTRACT: "your function does not follow the contract",
+    Status.MISSING: "the function is missing",
+    Status.FORBIDDEN: "your code imports the grader's own packages (grader, solvers, problems); "
+                      "that earns no credit",
 }
+
+
+def diagnosis(status: Status) -> str:
+    """The diagnosis a failed run is named by in feedback (and results.json's tags): the status
+    itself, a missing function counting as a contract violation."""
+    return Status.CONTRACT.value if status == Status.MISSING else Status(status).value
 
 
 _HIDDEN_DETAILS = ("(Details of runs on hidden inputs are not shown; run `ravine check` to see the "
@@ -119,7 +115,6 @@ class Check:
     # -- shared pieces -------------------------------------------------------------
     def _result(self, *, score: float, status: str, lines: list[str], diagnoses: list[str]) -> TestResult:
         spec = self.spec
-        tags = [spec.function] + diagnoses
         return TestResult(
             name=spec.name,
             part=spec.function,
@@ -127,8 +122,9 @@ class Check:
             score=score,
             output="\n".join(lines),
             visibility="after_published" if spec.hidden else "visible",
-            tags=tags,
             status=status,  # type: ignore[arg-type]
+            group=spec.function,
+            diagnoses=diagnoses,
         )
 
     def _header(self) -> str:
@@ -138,7 +134,7 @@ class Check:
         return f"Setting: {spec.description}." if spec.description else ""
 
     def _failed_run(self, outcome: Outcome) -> TestResult:
-        diag = STATUS_DIAGNOSIS.get(outcome.status, "crash")
+        diag = diagnosis(outcome.status)
         lines = [self._header()] if self._header() else []
         lines.append(f"[{diag}] {_STATUS_TEXT.get(outcome.status, 'the run failed')}.")
         if self.spec.hidden:
@@ -205,11 +201,11 @@ class _TrajectoryCheck(Check):
         spec = self.spec
         exp = self.expected()
         header = [self._header()] if self._header() else []
-        if outcome.status == "non-finite":
+        if outcome.status == Status.NON_FINITE:
             step = outcome.step
             lines = header + [f"[non-finite] your positions became NaN or inf at step {step}, "
                               "while the reference stays finite."]
-            diags = ["non-finite"]
+            diags = [Status.NON_FINITE.value]
             partial = outcome.partial
             # A prefix shorter than x_0..x_3 cannot tell mistakes apart (x_1 is the same for many).
             if partial is not None and np.asarray(partial).ndim == 2 and len(partial) >= 4:
@@ -221,7 +217,7 @@ class _TrajectoryCheck(Check):
             if outcome.message:
                 lines.append(outcome.message)
             return self._result(score=0.0, status="failed", lines=lines, diagnoses=diags)
-        if outcome.status != "ok":
+        if outcome.status != Status.OK:
             return self._failed_run(outcome)
         got = np.asarray(outcome.value, dtype=float)
         cmp = compare_positions(got, exp, spec.tolerance)
@@ -280,7 +276,7 @@ class _ValueCheck(Check):
     def score(self, outcome: Outcome) -> TestResult:
         spec = self.spec
         header = [self._header()] if self._header() else []
-        if outcome.status != "ok":
+        if outcome.status != Status.OK:
             return self._failed_run(outcome)
         value = outcome.value
         want = spec.expected
@@ -289,18 +285,18 @@ class _ValueCheck(Check):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 kind = self._kind(value)
                 lines = header + [f"[contract] {sig} must return a float; it returned {kind}."]
-                return self._result(score=0.0, status="failed", lines=lines, diagnoses=["contract"])
+                return self._result(score=0.0, status="failed", lines=lines, diagnoses=[Status.CONTRACT.value])
             got: Any = float(value)
             if not np.isfinite(got):
-                lines = header + [f"[non-finite] {sig} returned {got}."]
-                return self._result(score=0.0, status="failed", lines=lines, diagnoses=["non-finite"])
+                lines = header + [f"[{Status.NON_FINITE}] {sig} returned {got}."]
+                return self._result(score=0.0, status="failed", lines=lines, diagnoses=[Status.NON_FINITE.value])
             ok = self._close(got, float(want))
         else:
             if not isinstance(value, str):
                 kind = self._kind(value)
                 lines = header + [f"[contract] {sig} must return a str (one of 'minimum', 'maximum', "
                                   f"'saddle', 'degenerate'); it returned {kind}."]
-                return self._result(score=0.0, status="failed", lines=lines, diagnoses=["contract"])
+                return self._result(score=0.0, status="failed", lines=lines, diagnoses=[Status.CONTRACT.value])
             got = value.strip().lower()
             ok = got == want
         shown = f"{got:.6g}" if isinstance(got, float) else repr(got)

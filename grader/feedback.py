@@ -1,7 +1,7 @@
 """The student's feedback page: ``<out>/<name>/feedback.html``, one self-contained file.
 
-It shows what ``results.json`` shows (each check's name, points, verdict and
-output; hidden checks keep their redacted output), grouped by function and
+It shows what ``results.json`` shows, from the same ``SubmissionResult`` (each check's
+name, points, verdict and output; hidden checks keep their redacted output), grouped by function and
 answer part, and for a public trajectory check that missed, the student's path
 against the reference over the objective's contours (the ``ravine check
 --plot`` figure), inlined as a base64 PNG.  It leaves out the model answer of
@@ -22,7 +22,9 @@ import base64
 import html
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
+
+from .results import SubmissionResult, TestResult, score_round
 
 __all__ = ["render_feedback", "trajectory_png"]
 
@@ -86,9 +88,9 @@ def _pts(x: Any) -> str:
         return "?"
 
 
-def _visible_output(test: Mapping[str, Any]) -> str:
+def _visible_output(test: TestResult) -> str:
     """The test's output as results.json has it, less a free-text part's model answer."""
-    lines = str(test.get("output", "")).splitlines()
+    lines = test.output.splitlines()
     return "\n".join(line for line in lines if not line.startswith("Reference answer:"))
 
 
@@ -101,67 +103,64 @@ def trajectory_png(panel: Mapping[str, Any]) -> bytes:
         return path.read_bytes()
 
 
-def render_feedback(result: Mapping[str, Any], *, trajectories: Mapping[str, Mapping[str, Any]] | None = None,
+def render_feedback(result: SubmissionResult, *, trajectories: Mapping[str, Mapping[str, Any]] | None = None,
                     title: str = "ravine feedback") -> str:
-    """The page for one ``SubmissionResult.to_dict()``; ``trajectories`` maps a public trajectory
-    check's name to its panel (see ``grade_submission``); failing ones get their figure."""
+    """The page for one submission's result; ``trajectories`` maps a public trajectory check's
+    name to its panel (see ``grade_submission``); failing ones get their figure.  Points are
+    shown as results.json has them (6 decimals)."""
     trajectories = trajectories or {}
-    extra = result.get("extra_data", {}) or {}
-    name = str(extra.get("submission", "submission"))
-    tests: Sequence[Mapping[str, Any]] = result.get("tests", []) or []
-    parts: dict[str, list[Mapping[str, Any]]] = {}
+    name = result.submission
+    tests = result.tests
+    parts: dict[str, list[TestResult]] = {}
     for t in tests:
-        parts.setdefault(str(t.get("part", "")), []).append(t)
+        parts.setdefault(t.part, []).append(t)
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
            '<meta name="referrer" content="no-referrer">',
            f"<title>{_e(title)}: {_e(name)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>", "<main>",
            f"<h1>{_e(title)}: {_e(name)}</h1>"]
-    score, max_score = result.get("score", 0), extra.get("max_score", sum(float(t.get("max_score", 0) or 0)
-                                                                           for t in tests))
-    out.append(f'<p class="total">Total: <strong>{_pts(score)}</strong> / {_pts(max_score)} points</p>')
-    pending = [t for t in tests if t.get("status") == "pending"]
+    out.append(f'<p class="total">Total: <strong>{_pts(result.score)}</strong> / {_pts(result.max_score)} points</p>')
+    pending = [t for t in tests if t.status == "pending"]
     if pending:
-        pts = sum(float(t.get("max_score", 0) or 0) for t in pending)
+        pts = sum(score_round(t.max_score) for t in pending)
         out.append(f'<p class="note">{len(pending)} part(s) ({pts:g} points) are pending: your instructor '
                    "grades them by hand, and they count 0 until then.</p>")
-    for line in str(result.get("output", "") or "").splitlines():
+    for line in "\n".join(result.messages).splitlines():
         if line.strip():
             out.append(f'<p class="note">{_e(line)}</p>')
     out.append('<table class="summary"><thead><tr><th>part</th><th class="pts">points</th></tr></thead><tbody>')
     for part, ts in parts.items():
-        got = sum(float(t.get("score", 0) or 0) for t in ts)
-        mx = sum(float(t.get("max_score", 0) or 0) for t in ts)
-        wait = " (pending)" if any(t.get("status") == "pending" for t in ts) else ""
+        got = sum(score_round(t.score) for t in ts)
+        mx = sum(score_round(t.max_score) for t in ts)
+        wait = " (pending)" if any(t.status == "pending" for t in ts) else ""
         out.append(f'<tr><td><a href="#part-{_e(_anchor(part))}">{_e(part)}</a></td>'
                    f'<td class="pts">{got:g} / {mx:g}{wait}</td></tr>')
     out.append("</tbody></table>")
     figures = 0
     for part, ts in parts.items():
-        got = sum(float(t.get("score", 0) or 0) for t in ts)
-        mx = sum(float(t.get("max_score", 0) or 0) for t in ts)
+        got = sum(score_round(t.score) for t in ts)
+        mx = sum(score_round(t.max_score) for t in ts)
         out.append(f'<section class="part" id="part-{_e(_anchor(part))}">')
         out.append(f'<h2><span>{_e(part)}</span><span class="pts">{got:g} / {mx:g}</span></h2>')
         for t in ts:
-            status = str(t.get("status", "failed"))
-            status = status if status in _VERDICT else "failed"
+            status = t.status if t.status in _VERDICT else "failed"
             out.append(f'<article class="check {status}">')
             out.append(f'<div class="head"><span class="badge">{_VERDICT[status]}</span>'
-                       f'<span class="name">{_e(t.get("name", ""))}</span>'
-                       f'<span class="pts">{_pts(t.get("score"))} / {_pts(t.get("max_score"))}</span></div>')
+                       f'<span class="name">{_e(t.name)}</span>'
+                       f'<span class="pts">{_pts(score_round(t.score))} / {_pts(score_round(t.max_score))}</span></div>')
             text = _visible_output(t)
             if text.strip():
                 out.append(f"<pre>{_e(text)}</pre>")
-            panel = trajectories.get(str(t.get("name", "")))
-            if panel is not None and status != "passed" and t.get("visibility") != "after_published":
+            panel = trajectories.get(t.name)
+            if panel is not None and status != "passed" and t.visibility != "after_published":
                 try:
                     png = trajectory_png(panel)
                 except Exception as exc:  # noqa: BLE001 - a figure must never cost the page
                     out.append(f'<p class="note">The figure could not be drawn ({_e(type(exc).__name__)}).</p>')
                 else:
                     figures += 1
-                    alt = f"your path against the reference for {t.get('name', '')}"
+                    alt = f"your path against the reference for {t.name}"
                     out.append(f'<figure><img data-figure="{figures}" alt="{_e(alt)}" width="520" height="440" '
                                f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
                                f"<figcaption>{_caption(panel)}</figcaption></figure>")

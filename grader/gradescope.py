@@ -23,12 +23,87 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .results import SubmissionResult
+from .results import SubmissionResult, TestResult, score_round
 
 __all__ = ["find_submission", "grade_gradescope", "make_autograder_zip", "config_problem", "config_secret",
-           "CONFIG_NAME"]
+           "CONFIG_NAME", "results_json", "from_results_json", "tags"]
 
 CONFIG_NAME = "ravine-gradescope.json"
+
+# --------------------------------------------------------------------------- results.json
+# Gradescope's schema (top-level ``score``, ``execution_time``, ``output``, ``tests``; each test
+# ``name``, ``score``, ``max_score``, ``output``, ``visibility``, ``tags``) plus keys Gradescope
+# ignores (``status``, ``part``, ``extra_data``).  ``ravine grade`` writes the same file.
+
+
+def tags(test: TestResult) -> list[str]:
+    """Gradescope's tags of a test: its group (function or problem id), then its diagnoses."""
+    return ([test.group] if test.group else []) + list(test.diagnoses)
+
+
+def _test_json(t: TestResult) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "score": score_round(t.score),
+        "max_score": score_round(t.max_score),
+        "output": t.output,
+        "visibility": t.visibility,
+        "tags": tags(t),
+        "status": t.status,
+        "part": t.part,
+    }
+
+
+def results_json(result: SubmissionResult) -> dict[str, Any]:
+    """The results.json of one submission (Gradescope's format; ``ravine grade`` writes the same)."""
+    return {
+        "score": result.score,
+        # Whole seconds, and without the hidden run: a hidden child controls its own duration
+        # (a sleep of lr*k seconds carried ~7 bits of a hidden input into this field, which
+        # Gradescope shows the student).  The public run cannot know hidden inputs, and
+        # whole seconds leave little room for a neighbour's CPU load to signal through it.
+        "execution_time": int(round(result.seconds if result.visible_seconds is None
+                                    else result.visible_seconds)),
+        "output": "\n".join(result.messages),
+        "tests": [_test_json(t) for t in result.tests],
+        "extra_data": {"submission": result.submission, "max_score": result.max_score, **result.extra,
+                       **({"isolation": dict(result.isolation)} if result.isolation else {}),
+                       # "output" joins the messages with newlines; kept apart only when
+                       # that is not reversible
+                       **({"messages": list(result.messages)} if any("\n" in m for m in result.messages)
+                          else {})},
+    }
+
+
+def from_results_json(data: Any) -> SubmissionResult:
+    """The result ``results_json`` wrote; ValueError/TypeError/KeyError if ``data`` is not one.
+
+    ``from_results_json(results_json(r))`` has the scores as written (6 decimals): a gradebook
+    made from it is the same whether the results came from memory or from disk.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
+        raise ValueError("not a results.json")
+    extra = dict(data.get("extra_data") or {})
+    output = data.get("output", "")
+    if not isinstance(output, str):
+        raise ValueError("output is not text")
+    messages = extra.pop("messages", None)
+    if not (isinstance(messages, list) and all(isinstance(m, str) for m in messages)):
+        messages = output.split("\n") if output else []
+    submission = extra.pop("submission")
+    extra.pop("max_score", None)
+    isolation = extra.pop("isolation", None)
+    tests = []
+    for t in data["tests"]:
+        tag_list = [str(x) for x in t.get("tags", []) or []]
+        tests.append(TestResult(name=str(t["name"]), part=str(t.get("part", "")), max_score=float(t["max_score"]),
+                                score=float(t["score"]), output=str(t.get("output", "")),
+                                visibility=t.get("visibility", "visible"), status=t.get("status", "failed"),
+                                group=tag_list[0] if tag_list else "", diagnoses=tag_list[1:]))
+    return SubmissionResult(str(submission), tests, messages, seconds=float(data.get("execution_time", 0) or 0),
+                            extra=extra, isolation=dict(isolation) if isinstance(isolation, dict) else {})
+
+
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when the autograder image is built.
@@ -141,7 +216,6 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
     student sees a message instead of "autograder failed".
     """
     from .engine import build_checks, grade_submission, preload
-    from .report import atomic_write
     from .sandbox import Limits
 
     result: SubmissionResult | None = None
@@ -152,16 +226,30 @@ def grade_gradescope(submission_dir: Path, results_path: Path, config: dict[str,
                         isolation=str(config.get("isolation", "auto")))
         result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits,
                                   answers=_answer_key(submission_dir, config))
-        data = result.to_dict()
+        shown = result
     except FileNotFoundError as exc:
-        data = {"score": 0.0, "output": f"Not graded: {exc}.", "tests": []}
+        shown = not_graded(f"Not graded: {exc}.")
     except Exception:  # the grader's own failure: say so, keep the traceback out of students' view
-        data = {"score": 0.0, "output": "The autograder failed on this submission; your instructor has "
-                "been given the details. Please contact them.", "tests": [],
-                "extra_data": {"grader_error": traceback.format_exc(limit=5)}}
-    data.setdefault("stdout_visibility", "hidden")
-    atomic_write(results_path, json.dumps(data, indent=2) + "\n")
+        shown = not_graded("The autograder failed on this submission; your instructor has been given the "
+                           "details. Please contact them.", traceback.format_exc(limit=5))
+    write_results(results_path, shown)
     return result
+
+
+def not_graded(message: str, grader_error: str | None = None) -> SubmissionResult:
+    """The result of a submission the grader could not grade: no tests, one message for the student
+    and, for the instructor, the grader's own error in extra_data."""
+    return SubmissionResult("submission", messages=[message],
+                            extra={"grader_error": grader_error} if grader_error is not None else {})
+
+
+def write_results(path: Path, result: SubmissionResult) -> None:
+    """Gradescope's results.json of ``result``; what the student's code printed stays hidden."""
+    from .report import atomic_write
+
+    data = results_json(result)
+    data["stdout_visibility"] = "hidden"
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
 def _answer_key(submission_dir: Path, config: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ For each item, over the submissions where it was graded (pending ones left out):
 * **upper-lower index** D: the mean fraction of points in the top 27% of submissions by
   total minus that in the bottom 27% (Kelley's groups; at least one submission each);
 * the most frequent diagnoses (implementation checks) and anticipated wrong answers
-  (answer parts), with counts: the tags after the first of each test.
+  (answer parts), with counts: each test's ``diagnoses``.
 
 Flags: discrimination (r, or D when r is undefined) below ``NEAR_ZERO`` is "near-zero",
 below 0 "negative"; an item everyone got full marks on is "everyone passes"; one no one
@@ -23,6 +23,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
+
+from .results import SubmissionResult
 
 __all__ = ["Item", "item_analysis", "items_csv", "NEAR_ZERO", "GROUP_FRACTION"]
 
@@ -74,33 +76,32 @@ def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return sxy / math.sqrt(sxx * syy)
 
 
-def item_analysis(results: Iterable[dict[str, Any]]) -> list[Item]:
-    """Items in first-seen order, from results.json dicts (``SubmissionResult.to_dict()``)."""
+def item_analysis(results: Iterable[SubmissionResult]) -> list[Item]:
+    """Items in first-seen order (an item is a test name), over the submissions' results."""
     results = list(results)
-    totals = [sum(_num(t.get("score")) for t in r.get("tests", [])) for r in results]
+    totals = [sum(_num(t.score) for t in r.tests) for r in results]
     items: dict[str, Item] = {}
     # item name -> list of (submission index, points, fraction)
     scores: dict[str, list[tuple[int, float, float]]] = {}
     diag: dict[str, Counter[str]] = {}
     for i, r in enumerate(results):
-        for t in r.get("tests", []):
-            name = str(t.get("name", ""))
-            part = str(t.get("part", "") or name)
-            tags = [str(x) for x in t.get("tags", []) or []]
+        for t in r.tests:
+            name = t.name
+            part = t.part or name
             if name not in items:
                 answer = "." in part
-                items[name] = Item(name, part, tags[0] if tags else part, "answer" if answer else "check",
-                                   _num(t.get("max_score")))
+                items[name] = Item(name, part, t.group or part, "answer" if answer else "check",
+                                   _num(t.max_score))
                 scores[name] = []
                 diag[name] = Counter()
             it = items[name]
-            if t.get("status") == "pending":
+            if t.status == "pending":
                 it.pending += 1
                 continue
-            pts = _num(t.get("score"))
-            mx = _num(t.get("max_score"))
+            pts = _num(t.score)
+            mx = _num(t.max_score)
             scores[name].append((i, pts, pts / mx if mx > 0 else 0.0))
-            diag[name].update(tags[1:])
+            diag[name].update(t.diagnoses)
     order = sorted(range(len(results)), key=lambda k: totals[k])
     for name, it in items.items():
         rows = scores[name]

@@ -1,7 +1,8 @@
 """Renderers of results: results.json, gradebook.csv, the student's text report, the class report.
 
-Every renderer reads ``SubmissionResult.to_dict()`` (or the results.json files
-written from it); nothing here grades.
+Every renderer takes ``SubmissionResult`` objects (``ravine report`` reads them back from the
+results.json files with :func:`read_results`); nothing here grades.  results.json itself is
+Gradescope's format, built by ``grader.gradescope.results_json``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .gradescope import from_results_json, results_json
 from .results import SubmissionResult
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "render_text",
     "render_table",
     "load_results",
+    "read_results",
     "class_report",
 ]
 
@@ -51,7 +54,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 def write_submission(out_dir: Path, result: SubmissionResult) -> Path:
     path = out_dir / result.submission / "results.json"
-    atomic_write(path, json.dumps(result.to_dict(), indent=2) + "\n")
+    atomic_write(path, json.dumps(results_json(result), indent=2) + "\n")
     return path
 
 
@@ -93,7 +96,7 @@ def render_text(result: SubmissionResult, *, hints: dict[str, tuple[str, Iterabl
     """The student's report: per part, each check's points, verdict and feedback.
 
     ``hints``: part -> (hint, the diagnoses it answers); a hint is printed only under a part
-    where a check that did not pass carries one of those diagnoses in its tags.
+    where a check that did not pass has one of those diagnoses.
     """
     lines = [f"ravine check: {result.submission}"]
     if public_only:
@@ -112,7 +115,7 @@ def render_text(result: SubmissionResult, *, hints: dict[str, tuple[str, Iterabl
             if t.part != part:
                 continue
             mark = {"passed": "PASS", "partial": "PART", "pending": "TODO"}.get(t.status, "FAIL")
-            fits = fits or (t.status != "passed" and not hint_for.isdisjoint(t.tags))
+            fits = fits or (t.status != "passed" and not hint_for.isdisjoint(t.diagnoses))
             lines.append(f"  {mark}  {t.name}  ({t.score:g}/{t.max_score:g})")
             if t.status != "passed" and t.output:
                 lines.append(_indent(t.output, "        "))
@@ -198,7 +201,18 @@ def load_results(out_dir: Path, *, strict: bool = False) -> list[dict[str, Any]]
     return out
 
 
-def class_report(results: Iterable[dict[str, Any]], *, plot_path: Path | None = None,
+def read_results(out_dir: Path, *, strict: bool = False) -> list[SubmissionResult]:
+    """:func:`load_results` as ``SubmissionResult`` objects (a test without points counts 0)."""
+    out = []
+    for data in load_results(out_dir, strict=strict):
+        for t in data["tests"]:
+            for key in ("score", "max_score"):
+                t.setdefault(key, 0.0)
+        out.append(from_results_json(data))
+    return out
+
+
+def class_report(results: Iterable[SubmissionResult], *, plot_path: Path | None = None,
                  items_path: Path | None = None) -> str:
     """Markdown class report: score distribution, item analysis per check and answer part, the
     most common diagnoses.
@@ -217,14 +231,14 @@ def class_report(results: Iterable[dict[str, Any]], *, plot_path: Path | None = 
         atomic_write(items_path, items_csv(items))
     if not n:
         return "\n".join(lines) + "\n"
-    totals = [_score(r) for r in results]
-    max_total = max(_score(r.get("extra_data", {}), "max_score") for r in results)
+    totals = [r.score for r in results]
+    max_total = max(r.max_score for r in results)
     mean = sum(totals) / n
     srt = sorted(totals)
     median = srt[n // 2] if n % 2 else 0.5 * (srt[n // 2 - 1] + srt[n // 2])
     lines += [f"Total: mean {mean:.2f}, median {median:.2f}, min {srt[0]:g}, max {srt[-1]:g} "
               f"(out of {max_total:g}).", ""]
-    pending_subs = sum(1 for r in results if any(t.get("status") == "pending" for t in r.get("tests", [])))
+    pending_subs = sum(1 for r in results if any(t.status == "pending" for t in r.tests))
     if pending_subs:
         lines += [f"{pending_subs} submission(s) have parts **pending** manual grading (free text, or an "
                   "answer that could not be decided automatically): they count 0 in the totals until "
@@ -267,10 +281,10 @@ def class_report(results: Iterable[dict[str, Any]], *, plot_path: Path | None = 
     diag: Counter[str] = Counter()
     diag_part: dict[str, str] = {}
     for r in results:
-        for t in r.get("tests", []):
-            for tag in t.get("tags", [])[1:]:
-                diag[tag] += 1
-                diag_part.setdefault(tag, t.get("part", ""))
+        for t in r.tests:
+            for d in t.diagnoses:
+                diag[d] += 1
+                diag_part.setdefault(d, t.part)
     lines += ["", "## Most common diagnoses", "", "| diagnosis | first seen in | checks |", "|---|---|---|"]
     for tag, count in diag.most_common(20):
         lines.append(f"| {tag} | {diag_part[tag]} | {count} |")
@@ -280,13 +294,6 @@ def class_report(results: Iterable[dict[str, Any]], *, plot_path: Path | None = 
         _plot(plot_path, totals, max_total, items)
         lines += ["", f"![scores]({plot_path.name})"]
     return "\n".join(lines) + "\n"
-
-
-def _score(d: dict[str, Any], key: str = "score") -> float:
-    try:
-        return float(d.get(key) or 0)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 _FLAG_COLOR = {"negative discrimination": "#c0392b", "near-zero discrimination": "#e69f00",

@@ -6,7 +6,7 @@ made-up students), it checks with the grader's real code paths that
 * every answer part's reference answer gets full marks (free text: it is left
   to the instructor; derivation parts: the target follows from the given, and
   the bare target without work is refused);
-* every anticipated wrong answer is recognised (its id among the tags, its
+* every anticipated wrong answer is recognised (its id among the diagnoses, its
   feedback shown, its credit given) and told apart from the reference (less
   than full marks); every wrong choice scores zero and shows its feedback;
 * every mutant of the update rules (the mistake variants of
@@ -134,8 +134,8 @@ def _check_part(part: Any, params: Mapping[str, Fraction], where: str, variant: 
         want = m.credit * part.points
         if r.passed or r.score >= part.points:
             bad(label, f"not told apart from the reference: it got full marks ({r.score:g}/{part.points:g})")
-        elif m.id not in r.tags:
-            bad(label, f"not recognised: tags {r.tags[1:] or 'none'}, feedback "
+        elif m.id not in r.diagnoses:
+            bad(label, f"not recognised: diagnoses {r.diagnoses or 'none'}, feedback "
                 f"{r.output.splitlines()[0][:120] if r.output else ''!r}")
         elif not r.output.startswith(render(m.message, params)):
             bad(label, "its feedback is not shown")
@@ -205,7 +205,7 @@ def _check_spec(spec: Any, variant: str, report: SelftestReport) -> None:
     from problems.checkspec import TrajectoryCheck
 
     from .checks import _TrajectoryCheck, compile_check
-    from .sandbox import Outcome
+    from .sandbox import Outcome, Status
 
     check = compile_check(spec)
     where = spec.name
@@ -220,7 +220,7 @@ def _check_spec(spec: Any, variant: str, report: SelftestReport) -> None:
         except RuntimeError as exc:
             bad("reference", str(exc))
             return
-        r = check.score(Outcome(spec.name, "ok", expected))
+        r = check.score(Outcome(spec.name, Status.OK, expected))
         report.counts["reference runs"] += 1
         if not r.passed:
             bad("reference", f"the reference's own positions got {r.status}")
@@ -232,19 +232,19 @@ def _check_spec(spec: Any, variant: str, report: SelftestReport) -> None:
                 bad(label, "its run is not finite long enough to be recognised")
                 continue
             if traj.shape[0] == spec.steps + 1:
-                outcome = Outcome(spec.name, "ok", traj)
+                outcome = Outcome(spec.name, Status.OK, traj)
             else:
-                outcome = Outcome(spec.name, "non-finite", step=int(traj.shape[0]), partial=traj)
+                outcome = Outcome(spec.name, Status.NON_FINITE, step=int(traj.shape[0]), partial=traj)
             r = check.score(outcome)
             if r.passed:
                 bad(label, "not told apart from the reference: it passes")
-            elif m.id not in r.tags:
-                bad(label, f"told apart but named {[t for t in r.tags[1:]] or 'nothing'}, not {m.id!r}")
+            elif m.id not in r.diagnoses:
+                bad(label, f"told apart but named {r.diagnoses or 'nothing'}, not {m.id!r}")
             elif abs(r.score - m.credit * spec.points) > 1e-9:
                 bad(label, f"credit {r.score:g}, expected {m.credit * spec.points:g}")
         return
     want = spec.expected
-    r = check.score(Outcome(spec.name, "ok", want))
+    r = check.score(Outcome(spec.name, Status.OK, want))
     report.counts["reference runs"] += 1
     if not r.passed:
         bad("reference", f"the reference value got {r.status}")
@@ -259,11 +259,11 @@ def _check_spec(spec: Any, variant: str, report: SelftestReport) -> None:
                 report.counts["value mutants not applicable"] += 1
                 continue
             report.counts["mutant runs"] += 1
-            r = check.score(Outcome(spec.name, "ok", value))
+            r = check.score(Outcome(spec.name, Status.OK, value))
             if r.passed:
                 bad(label, "not told apart from the reference: it passes")
-            elif m.id not in r.tags:
-                bad(label, f"told apart but named {[t for t in r.tags[1:]] or 'nothing'}, not {m.id!r}")
+            elif m.id not in r.diagnoses:
+                bad(label, f"told apart but named {r.diagnoses or 'nothing'}, not {m.id!r}")
 
 
 def check_rules(exercises: Sequence[Any], n: int, report: SelftestReport) -> None:

@@ -41,7 +41,7 @@ def test_reference_answers_score_full_marks() -> None:
             assert "Reference answer:" in r.output
         else:
             assert (r.status, r.score) == ("passed", r.max_score), (pid, r.output)
-        assert r.tags[0] == problems.part(pid).problem_id
+        assert r.group == problems.part(pid).problem_id
 
 
 def test_reference_answers_for_a_student_variant() -> None:
@@ -68,7 +68,7 @@ def test_anticipated_mistakes_are_recognised(part_id: str, mistake_id: str, answ
     text = render(answer, registry.default_params(part))
     (r,) = [x for x in grade_answers({part_id: text}, student_id=None, secret=None,
                                      problems=[part.problem_id]) if x.part == part_id]
-    assert mistake_id in r.tags
+    assert mistake_id in r.diagnoses
     assert r.score == pytest.approx(credit * part.points)
     assert r.status == ("partial" if credit else "failed")
     assert r.output.startswith(next(m.message for m in part.mistakes if m.id == mistake_id)[:30])

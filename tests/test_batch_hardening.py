@@ -81,10 +81,11 @@ def effective_lr(lr, beta):
 
 
 def test_execution_time_rounding_in_the_results_schema():
+    from grader.gradescope import results_json
     from grader.results import SubmissionResult
 
-    assert SubmissionResult("a", seconds=9.7, visible_seconds=1.4).to_dict()["execution_time"] == 1
-    assert SubmissionResult("a", seconds=2.6).to_dict()["execution_time"] == 3
+    assert results_json(SubmissionResult("a", seconds=9.7, visible_seconds=1.4))["execution_time"] == 1
+    assert results_json(SubmissionResult("a", seconds=2.6))["execution_time"] == 3
 
 
 SECRET = "a-course-secret-of-enough-length"
@@ -365,6 +366,7 @@ def test_gradescope_refuses_bad_settings_with_one_line(tmp_path):
     assert proc.stderr.count("\n") == 1 and "seed must be a whole number" in proc.stderr
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "misconfigured" in data["output"]
+    assert "seed must be a whole number" in data["extra_data"]["grader_error"]
 
 
 BATCH = ["alice_correct.py", "dave_mistakes.py", "erin_torch_nesterov.py", "bob_polyak.py",

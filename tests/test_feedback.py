@@ -171,7 +171,7 @@ def test_chromium_runs_no_injected_script(graded, tmp_path):
 def test_a_page_changed_during_the_batch_is_rewritten(tmp_path):
     """The final pass of grade_batch puts back a feedback page that changed after it was written
     (as it does for results.json: a submission's process must not change what a student reads)."""
-    from grader.engine import grade_batch
+    from grader.batch import grade_batch
     from grader.sandbox import Limits
 
     out = tmp_path / "out"

@@ -61,6 +61,8 @@ def test_no_submission_still_writes_results(tmp_path):
     assert proc.returncode == 0
     data = json.loads(results.read_text())
     assert data["score"] == 0 and "no .py or .ipynb file was submitted" in data["output"]
+    # the same results.json writer as a graded submission: no tests, the hidden stdout
+    assert (data["tests"], data["stdout_visibility"], data["extra_data"]["max_score"]) == ([], "hidden", 0)
 
 
 def test_find_submission_prefers_the_named_file(tmp_path):
@@ -73,3 +75,17 @@ def test_find_submission_prefers_the_named_file(tmp_path):
         assert "several" in str(exc) and "a.py" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("two files must be refused without --file")
+
+
+def test_tags_exist_only_in_results_json_built_from_group_and_diagnoses():
+    from grader.gradescope import from_results_json, results_json
+    from grader.results import SubmissionResult, TestResult
+
+    t = TestResult("momentum_step: ravine", "momentum_step", 3.0, 1.5, status="partial", group="momentum_step",
+                   diagnoses=["ema-form"])
+    assert not hasattr(t, "tags")  # positional tags are Gradescope's format, not the result's
+    data = results_json(SubmissionResult("s", [t], ["a\nb"]))
+    assert data["tests"][0]["tags"] == ["momentum_step", "ema-form"]
+    back = from_results_json(data)
+    assert (back.tests[0].group, back.tests[0].diagnoses, back.messages) == ("momentum_step", ["ema-form"], ["a\nb"])
+    assert results_json(back)["tests"] == data["tests"]

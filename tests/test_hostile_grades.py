@@ -2,7 +2,7 @@
 
 Each row: fixture -> {function: (score, diagnosis id or "" for a pass)}; a function the
 fixture does not define scores 0 with "contract" (missing function).  The run-level
-statuses are tested in test_sandbox.py; here the question is what the gradebook says.
+statuses are tested in test_sandbox_*.py; here the question is what the gradebook says.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_hostile_submission_costs_only_its_own_points(checks, name):
     result = grade_submission(HOSTILE / f"{name}.py", checks, limits=LIMITS)
     got = {}
     for part, (score, _) in result.by_part().items():
-        tags = sorted({tag for t in result.tests if t.part == part for tag in t.tags[1:]})
+        tags = sorted({d for t in result.tests if t.part == part for d in t.diagnoses})
         got[part] = (score, ",".join(tags))
     assert got == TABLE[name]
 

@@ -80,7 +80,7 @@ def test_signatures_are_stated_once() -> None:
 
     one = {**rollout.STUDENT_SIGNATURES, **numeric.SIGNATURES}
     assert {f: registry.exercise(f).signature for f in registry.FUNCTIONS} == one
-    assert sandbox.SIGNATURES == one  # sandbox.NUMERIC_SIGNATURES restates them until the sandbox rewrite
+    assert sandbox.SIGNATURES == one  # the sandbox reads them from solvers too
     assert stub("momentum_step").startswith("def momentum_step(x, v, grad_fn, lr, beta):\n")
     assert stub("classify_critical_point").startswith("def classify_critical_point(H):\n")
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import build_checks, grade_batch, grade_submission, unique_names
+from grader.batch import grade_batch, unique_names
+from grader.engine import build_checks, grade_submission
+from grader.gradescope import results_json
 from grader.report import write_gradebook
 from grader import results as R
 from grader.results import SubmissionResult
@@ -48,7 +50,7 @@ def public_checks():
 def by_part(result: SubmissionResult) -> dict[str, tuple[float, list[str]]]:
     out: dict[str, tuple[float, list[str]]] = {}
     for part, (score, _) in result.by_part().items():
-        tags = sorted({tag for t in result.tests if t.part == part for tag in t.tags[1:]})
+        tags = sorted({d for t in result.tests if t.part == part for d in t.diagnoses})
         out[part] = (score, tags)
     return out
 
@@ -80,7 +82,7 @@ def _hidden_inputs() -> list[str]:
 
 def _visible_text(result: SubmissionResult) -> str:
     """Everything a student can see, now or after publication."""
-    return json.dumps(result.to_dict())
+    return json.dumps(results_json(result))
 
 
 # --------------------------------------------------------------------------- (d) leaks
@@ -373,7 +375,7 @@ import sys
 import time
 
 from grader.sandbox import IsolationError
-from grader.sandbox.process import UID_BASE, UID_SLOTS
+from grader.sandbox.uidslots import UID_BASE, UID_SLOTS
 
 ROOT = Path(__file__).resolve().parent.parent
 ISSUE8 = RED / "issue8"

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from problems.update_rules import EXERCISES
 
     from ..engine import build_checks, grade_submission
+    from ..gradescope import results_json
     from ..report import render_text
     from ..submission import SubmissionError, load_submission
     from ._common import UsageError, limits_from
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
             formats = answer_formats(sub.notebook)
     if args.json:
-        data = result.to_dict()
+        data = results_json(result)
         if formats:
             data["answers"] = [{"part": pid, "reads": ok, "message": why} for pid, ok, why in formats]
         print(json.dumps(data, indent=2))

@@ -62,7 +62,8 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from .. import __version__
-    from ..engine import grade_batch, preload, unique_names
+    from ..batch import grade_batch, unique_names
+    from ..engine import preload
     from ..report import atomic_write, class_report, render_table
     from ..submission import collect_submissions
     from ..sandbox import resolve
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_report:
         # From memory, not from DIR/*/results.json: a submission's process (same user) could
         # have planted extra folders or malformed files there.
-        atomic_write(out / "report.md", class_report([r.to_dict() for r in result.results],
+        atomic_write(out / "report.md", class_report(result.results,
                                                      plot_path=out / "report.png",
                                                      items_path=out / "items.csv"))
     sys.stdout.write(render_table(result.results))

@@ -128,12 +128,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_unusable(results: Path, problem: str) -> None:
-    from ..report import atomic_write
+    from ..gradescope import not_graded, write_results
 
-    data = {"score": 0.0, "output": "The autograder is misconfigured, so this submission was not graded; "
-            "your instructor has been told. Please contact them.", "tests": [],
-            "stdout_visibility": "hidden", "extra_data": {"grader_error": problem}}
     try:
-        atomic_write(results, json.dumps(data, indent=2) + "\n")
+        write_results(results, not_graded("The autograder is misconfigured, so this submission was not graded; "
+                                           "your instructor has been told. Please contact them.", problem))
     except OSError:
         pass

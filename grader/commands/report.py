@@ -14,14 +14,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import ResultsError, atomic_write, class_report, load_results
+    from ..report import ResultsError, atomic_write, class_report, read_results
     from ._common import UsageError
 
     out = Path(args.dir)
     if not out.is_dir():
         raise UsageError(f"{out}: no such directory")
     try:
-        results = load_results(out, strict=True)
+        results = read_results(out, strict=True)
     except ResultsError as exc:
         raise UsageError(f"{exc} (not a results.json written by `ravine grade`)") from None
     if not results:

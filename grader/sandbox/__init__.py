@@ -7,12 +7,13 @@ a sandbox (``process``: bubblewrap namespaces, a dedicated uid, or a plain proce
 of the grader.
 
 The child only *reports data* on a private pipe (newline-delimited JSON, never pickle,
-``protocol``'s table); the supervisor validates every message strictly and decides every
-status.  Tasks are run function by function; each function has one wall-clock budget for
+``protocol``'s table); the supervisor validates every message strictly, decodes each result
+at once into an :class:`Outcome` and decides every status (one vocabulary: ``Status``).  Tasks are run function by function; each function has one wall-clock budget for
 all its tasks.  A function that hangs or kills the process costs that function only: the
 sandbox is killed and a fresh child re-runs the module for the remaining functions.
 
-Modules: ``process`` (launch, limits, kill; knows nothing of tasks), ``protocol`` (the
+Modules: ``process`` (launch, limits, kill; knows nothing of tasks; with ``paths``,
+``uidslots``, ``starvation`` and ``zygote``), ``protocol`` (the
 channel's messages, loaded by both sides), ``tasks`` (the task kinds' table), ``failures``
 (the failure kinds' table), ``supervisor`` (one child's channel and phases).
 """
@@ -25,17 +26,20 @@ from typing import Sequence
 from grader.submission import Submission
 
 from .failures import FAILURES, INTERFERENCE
-from .model import ISOLATION_MODES, SIGNATURES, STATUSES, Limits, Outcome, RunReport, Task
-from .process import Isolation, IsolationError, ZygoteSession, protect_parent, resolve
-from .supervisor import _Child, _Interference, _Output, uses_matplotlib
-from .tasks import TASK_KINDS, check_task
+from .model import ISOLATION_MODES, SIGNATURES, Forbidden, Limits, Outcome, RunReport, Task
+from .process import Isolation, IsolationError, protect_parent, resolve
+from .protocol import Status
+from .supervisor import _Child, _Output, uses_matplotlib
+from .tasks import check_task
+from .zygote import ZygoteSession
 
 __all__ = [
     "Limits",
     "Task",
     "Outcome",
     "RunReport",
-    "STATUSES",
+    "Status",
+    "Forbidden",
     "SIGNATURES",
     "INTERFERENCE",
     "ISOLATION_MODES",
@@ -69,7 +73,7 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
     """Run ``tasks`` against a loaded submission in sandboxed child processes.
 
     ``private``: the tasks hold inputs no other child may learn (hidden checks): in uid mode
-    such a child runs while no other child runs (``process.ALONE``).  ``session``: the
+    such a child runs while no other child runs (``uidslots.ALONE``).  ``session``: the
     submission's sandbox (``open_session``); without one, every child gets a sandbox of its own.
 
     Returns a :class:`RunReport` with one :class:`Outcome` per task, always.
@@ -90,29 +94,30 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
     outcomes: dict[str, Outcome] = {}
     load_messages: list[str] = []
     defined: list[str] = []
-    runtime_forbidden: list[tuple[str, str]] = []
+    runtime_forbidden: list[Forbidden] = []
     out, err = _Output(limits.output_bytes), _Output(limits.output_bytes)
     max_spawns = limits.max_spawns or len(functions) + 2
     spawns = 0
     first = True
 
-    def settle(fn: str | None, status: str, message: str) -> None:
+    def settle(fn: str | None, status: Status, message: str) -> None:
         for t in ordered:
             if t.id not in outcomes and (fn is None or t.function == fn):
                 outcomes[t.id] = Outcome(t.id, status, message=message)
 
     # static scan: decided before anything runs
-    static_top = [m for m, where in sub.forbidden if where == ""]
+    static = [Forbidden(m, where) for m, where in sub.forbidden]  # the static scan's (module, where)
+    static_top = [f.module for f in static if f.where == ""]
     for t in ordered:
         if static_top:
             reason = f"imports {static_top[0]} (a package of the grader) at module level"
         else:
-            mods = [m for m, where in sub.forbidden if where == t.function]
+            mods = [f.module for f in static if f.where == t.function]
             if not mods:
                 continue
             reason = f"imports {mods[0]} (a package of the grader) inside {t.function}"
         outcomes[t.id] = Outcome(
-            t.id, "forbidden", message=f"the submission {reason}; {t.function} gets no credit"
+            t.id, Status.FORBIDDEN, message=f"the submission {reason}; {t.function} gets no credit"
         )
 
     while True:
@@ -120,14 +125,12 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
         if not first and not pending:
             break
         if spawns >= max_spawns:
-            settle(None, "crash", f"not run: the grader gave up after {spawns} restarts of the child")
+            settle(None, Status.CRASH, f"not run: the grader gave up after {spawns} restarts of the child")
             break
         child = _Child(sub, pending, limits, out, err, isolation, private, session)
         res = child.run()
         spawns += 1
-        for task_id, (msg, seconds) in res.results.items():
-            task = child.by_id[task_id]
-            outcomes[task_id] = TASK_KINDS[task.kind].decode(task, msg, seconds, limits)
+        outcomes.update(res.outcomes)
         runtime_forbidden.extend(res.forbidden)
         if first:
             load_messages.extend(res.load_messages)
@@ -135,7 +138,7 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
                 load_messages.append(f"[... {res.dropped_messages} more messages from loading were dropped]")
             defined = list(res.defined)
         first = False
-        if any(where == "" for _, where in res.forbidden):
+        if any(f.where == "" for f in res.forbidden):
             break
         if res.failure is None:
             continue
@@ -149,14 +152,10 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
         settle(res.failed_function, failure.status, failure.message.format(**words))
 
     # runtime attempts to import the grader's packages: reported at once by the child
-    report_forbidden: list[str] = []
-    for module, where in runtime_forbidden:
-        text = f"{module} ({'at load' if where == '' else f'during {where}'})"
-        if text not in report_forbidden:
-            report_forbidden.append(text)
-    at_load = [m for m, where in runtime_forbidden if where == ""]
+    report_forbidden = list(dict.fromkeys(runtime_forbidden))
+    at_load = [f.module for f in runtime_forbidden if f.where == ""]
     for t in ordered:
-        during = [m for m, where in runtime_forbidden if where == t.function]
+        during = [f.module for f in runtime_forbidden if f.where == t.function]
         if not (at_load or during):
             continue
         when = f"{at_load[0]} (a package of the grader) at load" if at_load else (
@@ -164,11 +163,11 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
         )
         outcomes[t.id] = Outcome(
             t.id,
-            "forbidden",
+            Status.FORBIDDEN,
             message=f"the submission imported {when}; {t.function} gets no credit",
             seconds=outcomes[t.id].seconds if t.id in outcomes else 0.0,
         )
-    settle(None, "crash", "not run")  # never a missing key
+    settle(None, Status.CRASH, "not run")  # never a missing key
     return RunReport(
         outcomes={t.id: outcomes[t.id] for t in given},
         load_messages=load_messages,

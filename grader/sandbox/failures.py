@@ -1,4 +1,7 @@
-"""How a child's run can end badly, as ONE table of (status, message, stop).
+"""How a child's run can end badly, as ONE table: failure kind -> (status, message, stop).
+
+A failure kind (the key) says where the child was when it went wrong; its ``Status`` is what
+the tasks it takes down get.
 
 ``stop``: the failure ends the whole run (every task not yet decided gets ``status`` and
 ``message``, and ``load`` is added to the submission's load messages); otherwise only the
@@ -11,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .protocol import Status
+
 INTERFERENCE = "the submission interfered with the grader's channel"
 
 
 @dataclass(frozen=True)
 class Failure:
-    status: str
+    status: Status
     message: str
     stop: bool
     load: str = ""  # the load message, for failures that stop the run
@@ -26,16 +31,16 @@ _LOAD_TIMEOUT = ("process killed during load: loading did not finish within {loa
                  "(an infinite loop at import?)")
 
 FAILURES: dict[str, Failure] = {
-    "boot-crash": Failure("crash", "not run: the grader could not start the child process ({how})", True,
+    "boot-crash": Failure(Status.CRASH, "not run: the grader could not start the child process ({how})", True,
                           "the grader could not start the child process: {how}"),
-    "load-timeout": Failure("timeout", "not run: " + _LOAD_TIMEOUT, True, _LOAD_TIMEOUT),
-    "load-crash": Failure("crash", "not run: process killed during load: {how}", True,
+    "load-timeout": Failure(Status.TIMEOUT, "not run: " + _LOAD_TIMEOUT, True, _LOAD_TIMEOUT),
+    "load-crash": Failure(Status.CRASH, "not run: process killed during load: {how}", True,
                           "process killed during load: {how}"),
-    "load-interference": Failure("crash", f"not run: {INTERFERENCE} while loading", True,
+    "load-interference": Failure(Status.CRASH, f"not run: {INTERFERENCE} while loading", True,
                                  f"{INTERFERENCE} while loading"),
-    "timeout": Failure("timeout", "{fn} did not finish within {function_timeout:g} s (the budget for all "
+    "timeout": Failure(Status.TIMEOUT, "{fn} did not finish within {function_timeout:g} s (the budget for all "
                        "its checks together) and was stopped; look for an infinite loop or very slow code",
                        False),
-    "crash": Failure("crash", "the process running {fn} died: {how}", False),
-    "interference": Failure("crash", f"{INTERFERENCE} while {{fn}} ran", False),
+    "crash": Failure(Status.CRASH, "the process running {fn} died: {how}", False),
+    "interference": Failure(Status.CRASH, f"{INTERFERENCE} while {{fn}} ran", False),
 }

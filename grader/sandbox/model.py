@@ -6,27 +6,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from solvers import numeric
 from solvers.rollout import STUDENT_SIGNATURES
 
-STATUSES = (
-    "ok",
-    "exception",
-    "timeout",
-    "memory",
-    "crash",
-    "contract",
-    "non-finite",
-    "forbidden",
-    "missing",
-)
+from .protocol import Status
 
-NUMERIC_SIGNATURES: dict[str, str] = {
-    "largest_stable_lr": "largest_stable_lr(H) -> float",
-    "effective_lr": "effective_lr(lr, beta) -> float",
-    "classify_critical_point": "classify_critical_point(H) -> str",
-}
 # Every published contract function and its signature text (for "missing"/"contract" messages).
-SIGNATURES: dict[str, str] = {**STUDENT_SIGNATURES, **NUMERIC_SIGNATURES}
+SIGNATURES: dict[str, str] = {**STUDENT_SIGNATURES, **numeric.SIGNATURES}
 
 ISOLATION_MODES = ("auto", "namespaces", "uid", "process")
 
@@ -80,12 +66,29 @@ class Task:
     payload: dict
 
 
+@dataclass(frozen=True)
+class Forbidden:
+    """An import of the grader's own packages: ``module`` as imported, ``where`` the function
+    that ran ("" = at load).  Formatted once, where it becomes a message (``grader.engine``)."""
+
+    module: str
+    where: str = ""
+
+    @property
+    def package(self) -> str:
+        return self.module.split(".", 1)[0]
+
+    def describe(self) -> str:
+        return f"{self.module} ({'at load' if self.where == '' else f'during {self.where}'})"
+
+
 @dataclass
 class Outcome:
-    """What happened to one task (pytest's CallInfo idea)."""
+    """What happened to one task (pytest's CallInfo idea): decoded straight from the child's
+    result message (``tasks.TASK_KINDS[kind].decode``) or set by the grader."""
 
     task_id: str
-    status: str
+    status: Status
     value: Any = None
     message: str = ""
     step: int | None = None
@@ -100,7 +103,7 @@ class RunReport:
     defined: list[str]
     stdout: str
     stderr: str
-    forbidden: list[str]
+    forbidden: list[Forbidden]  # distinct runtime attempts, in order
     spawns: int
     seconds: float = 0.0  # wall clock of the whole run (all children)
     isolation: dict[str, Any] = field(default_factory=dict)  # {"mode", "bwrap_version"}

@@ -14,6 +14,8 @@ Messages are JSON objects, one per line, child -> grader::
     {"type": "loaded", "defined": [str, ...]}            cells done; callable contract names
     {"type": "start", "task": id}                        a task is about to run
     {"type": "result", "task": id, "kind": K, "seconds": float, ...K's fields}
+                                                         K: "value" / "trajectory" (the task ran),
+                                                         else the Status that ended it
     {"type": "done"}                                     all tasks reported
 
 Position arrays travel as base64 of little-endian float64 bytes (row-major; the shape is
@@ -23,8 +25,30 @@ A field's *check* names how the grader validates it; the scalar checks are defin
 (stdlib), the ones that need the task (shapes, ids) in the supervisor.
 """
 
+import enum
 import math
 import re
+
+
+class Status(enum.StrEnum):
+    """What happened to one task: THE status vocabulary of the grading path.
+
+    The child sends the statuses it can see itself as result kinds (missing, contract,
+    exception, non-finite); the grader adds the ones only it can see (timeout, memory, crash,
+    forbidden); ``Outcome.status``, the failure table, the checks' diagnoses and the renderers
+    use the same values.
+    """
+
+    OK = "ok"
+    MISSING = "missing"  # the function is not defined (or not callable)
+    CONTRACT = "contract"  # wrong signature or return shape
+    EXCEPTION = "exception"
+    NON_FINITE = "non-finite"  # NaN or inf in a position or a returned number
+    MEMORY = "memory"
+    TIMEOUT = "timeout"
+    CRASH = "crash"  # the process died, or the channel was interfered with
+    FORBIDDEN = "forbidden"  # imported the grader's own packages
+
 
 # message type -> {field: check}
 MESSAGES = {
@@ -39,12 +63,12 @@ MESSAGES = {
 
 # result kind -> (task kinds it may answer, {extra field: check})
 RESULTS = {
-    "missing": (("call", "trajectory"), {}),
-    "contract": (("call", "trajectory"), {"message": "text", "step": "opt_int"}),
-    "exception": (("call", "trajectory"), {"exc_type": "ident", "message": "text", "step": "opt_int"}),
+    Status.MISSING: (("call", "trajectory"), {}),
+    Status.CONTRACT: (("call", "trajectory"), {"message": "text", "step": "opt_int"}),
+    Status.EXCEPTION: (("call", "trajectory"), {"exc_type": "ident", "message": "text", "step": "opt_int"}),
     "value": (("call",), {"value": "value"}),
     "trajectory": (("trajectory",), {"positions": "positions"}),
-    "nonfinite": (("trajectory",), {"step": "step", "partial": "partial"}),
+    Status.NON_FINITE: (("trajectory",), {"step": "step", "partial": "partial"}),
 }
 
 MAX_TEXT = 8000  # a text field (the child clips to 4000 characters)

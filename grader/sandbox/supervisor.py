@@ -1,5 +1,7 @@
 """One child, supervised: its plan, its channel read against ``protocol``'s table with a
-deadline on every read, its phases and how it ended."""
+deadline on every read, its phases and how it ended.  A result message is validated and
+decoded at once into an :class:`Outcome` (``tasks.TASK_KINDS``): nothing else of the
+message is kept."""
 
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ import numpy as np
 from grader.submission import FORBIDDEN_PACKAGES, Submission
 
 from . import process
+from .zygote import ZygoteSession
 from . import protocol as P
-from .model import SIGNATURES, Limits, Task
+from .model import SIGNATURES, Forbidden, Limits, Outcome, Task
 from .tasks import TASK_KINDS, size
 
 # Caps on what a child can make the grader keep (a flood of valid messages is interference too).
@@ -121,11 +124,11 @@ def _scrub(value: Any) -> Any:
 
 @dataclass
 class _ChildResult:
-    results: dict[str, tuple[dict, float]] = field(default_factory=dict)  # task id -> (msg, seconds)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # task id -> its decoded result
     loaded: bool = False
     defined: list[str] = field(default_factory=list)
     load_messages: list[str] = field(default_factory=list)
-    forbidden: list[tuple[str, str]] = field(default_factory=list)  # (module, function or "")
+    forbidden: list[Forbidden] = field(default_factory=list)
     failure: str | None = None  # a key of failures.FAILURES, or None
     failed_function: str = ""
     how: str = ""  # for crashes: exit status / signal text
@@ -135,7 +138,7 @@ class _ChildResult:
 class _Child:
     def __init__(self, sub: Submission, tasks: list[Task], limits: Limits, out: _Output, err: _Output,
                  isolation: process.Isolation | None = None, private: bool = False,
-                 session: process.ZygoteSession | None = None):
+                 session: ZygoteSession | None = None):
         self.private = private
         self.session = session
         self.bwrap_codes = False  # exit statuses come from bwrap (128 + N for a signal)
@@ -375,10 +378,10 @@ class _Child:
         if kind == "forbidden":
             module = msg["module"]
             _require(module.split(".")[0] in FORBIDDEN_PACKAGES)
-            where = "" if self.phase == "load" else self._current_function()
-            if (module, where) not in res.forbidden:  # repeats add nothing (and cost memory)
+            attempt = Forbidden(module, "" if self.phase == "load" else self._current_function())
+            if attempt not in res.forbidden:  # repeats add nothing (and cost memory)
                 _require(len(res.forbidden) < _MAX_FORBIDDEN)
-                res.forbidden.append((module, where))
+                res.forbidden.append(attempt)
             return None
         if kind == "load_message":
             _require(self.phase == "load")
@@ -396,7 +399,7 @@ class _Child:
             res.loaded = True
             res.defined = list(defined)
             self.phase = "tasks"
-            if any(where == "" for _, where in res.forbidden):
+            if any(f.where == "" for f in res.forbidden):
                 self.phase = "done"  # every task is forbidden: nothing left to learn
                 return None
             return now + limits.function_timeout
@@ -411,8 +414,9 @@ class _Child:
             if self.phase != "tasks" or task_id is None:  # = _require, spelled out so that task_id is a str
                 raise _Interference()
             _require(msg["task"] == task_id)
-            self._check_result(msg, self.by_id[task_id])
-            res.results[task_id] = (msg, msg["seconds"])
+            task = self.by_id[task_id]
+            self._check_result(msg, task)
+            res.outcomes[task_id] = TASK_KINDS[task.kind].decode(task, msg, limits)
             previous = self.tasks[self.next].function
             self.in_flight = None
             self.next += 1

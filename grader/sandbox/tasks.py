@@ -17,6 +17,7 @@ from typing import Any, Callable
 from solvers.rollout import STUDENT_SIGNATURES
 
 from .model import SIGNATURES, Limits, Outcome, Task
+from .protocol import Status
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -101,45 +102,45 @@ def _validate_call(task: Task) -> None:
 # --------------------------------------------------------------------------- decode (data -> Outcome)
 
 
-def _decode_common(task: Task, msg: dict, seconds: float, limits: Limits) -> Outcome:
-    kind, f = msg["kind"], task.function
-    if kind == "missing":
-        return Outcome(task.id, "missing", seconds=seconds,
+def _decode_common(task: Task, msg: dict, limits: Limits) -> Outcome:
+    kind, f, seconds = msg["kind"], task.function, msg["seconds"]
+    if kind == Status.MISSING:
+        return Outcome(task.id, Status.MISSING, seconds=seconds,
                        message=f"{f} is not defined (or not callable) in the submission; expected "
                                f"{SIGNATURES.get(f, f)}")
-    if kind == "contract":
+    if kind == Status.CONTRACT:
         text = msg["message"]
-        return Outcome(task.id, "contract", message=text if f in text else f"{f}: {text}",
+        return Outcome(task.id, Status.CONTRACT, message=text if f in text else f"{f}: {text}",
                        step=msg["step"], seconds=seconds)
     # exception
     head, _, rest = msg["message"].partition("\n")
     at = f" at step {msg['step']}" if msg["step"] else ""
     if msg["exc_type"] == "MemoryError":
         text = f"{f} ran out of memory{at} (limit {size(limits.memory_bytes)})"
-        return Outcome(task.id, "memory", message=text + ("\n" + rest if rest else ""),
+        return Outcome(task.id, Status.MEMORY, message=text + ("\n" + rest if rest else ""),
                        step=msg["step"], seconds=seconds)
     text = f"{f} raised {head}{at}" + ("\n" + rest if rest else "")
-    return Outcome(task.id, "exception", message=text, step=msg["step"], seconds=seconds)
+    return Outcome(task.id, Status.EXCEPTION, message=text, step=msg["step"], seconds=seconds)
 
 
-def _decode_call(task: Task, msg: dict, seconds: float, limits: Limits) -> Outcome:
+def _decode_call(task: Task, msg: dict, limits: Limits) -> Outcome:
     if msg["kind"] != "value":
-        return _decode_common(task, msg, seconds, limits)
+        return _decode_common(task, msg, limits)
     value = msg["value"]
     if isinstance(value, dict) and "nonfinite" in value:
         number = float(value["nonfinite"])
-        return Outcome(task.id, "non-finite", value=number, message=f"{task.function} returned {number}",
-                       seconds=seconds)
-    return Outcome(task.id, "ok", value=value, seconds=seconds)
+        return Outcome(task.id, Status.NON_FINITE, value=number, message=f"{task.function} returned {number}",
+                       seconds=msg["seconds"])
+    return Outcome(task.id, Status.OK, value=value, seconds=msg["seconds"])
 
 
-def _decode_trajectory(task: Task, msg: dict, seconds: float, limits: Limits) -> Outcome:
+def _decode_trajectory(task: Task, msg: dict, limits: Limits) -> Outcome:
     if msg["kind"] == "trajectory":
-        return Outcome(task.id, "ok", value=msg["positions"], seconds=seconds)
-    if msg["kind"] != "nonfinite":
-        return _decode_common(task, msg, seconds, limits)
+        return Outcome(task.id, Status.OK, value=msg["positions"], seconds=msg["seconds"])
+    if msg["kind"] != Status.NON_FINITE:
+        return _decode_common(task, msg, limits)
     step = msg["step"]
-    return Outcome(task.id, "non-finite", step=step, partial=msg["partial"], seconds=seconds,
+    return Outcome(task.id, Status.NON_FINITE, step=step, partial=msg["partial"], seconds=msg["seconds"],
                    message=f"{task.function}: the position became non-finite (NaN or inf) at step {step}")
 
 
@@ -150,7 +151,7 @@ def _decode_trajectory(task: Task, msg: dict, seconds: float, limits: Limits) ->
 class TaskKind:
     validate: Callable[[Task], None]  # a malformed plan raises ValueError (a grader bug)
     runner: str  # the child's runner (grader/_child.py RUNNERS)
-    decode: Callable[[Task, dict, float, Limits], Outcome]  # a validated result -> Outcome
+    decode: Callable[[Task, dict, Limits], Outcome]  # a validated result message -> Outcome
     cells: Callable[[Task], int]  # float64 cells its biggest result may carry (line-length cap)
 
 
