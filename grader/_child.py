@@ -143,6 +143,35 @@ def _describe(exc, labels):
     return _clip("\n".join(lines)), frames
 
 
+class _CellTimeout(BaseException):
+    """Raised by SIGALRM inside a cell that ran past its budget.  A BaseException so that
+    ``except Exception`` in the cell does not swallow it; a cell that swallows it anyway runs
+    on until the grader's hard stop (the load budget for all cells together)."""
+
+
+def _on_alarm(signum, frame):
+    raise _CellTimeout()
+
+
+def _where(frames, label):
+    """' at line L' (the frame is the cell's own top level), else ' (cell 2, line L, in f)'."""
+    if not frames:
+        return ""
+    f_label, f_line, f_name, _ = frames[-1]
+    if f_label == label and f_name == "<module>":
+        return f" at line {f_line}"
+    return f" ({f_label}, line {f_line}" + (f", in {f_name})" if f_name != "<module>" else ")")
+
+
+def _run_cell(code, ns, budget):
+    """exec one cell under a wall-clock budget (ITIMER_REAL); the timer is off on return."""
+    try:
+        signal.setitimer(signal.ITIMER_REAL, budget)
+        exec(code, ns)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def _load_leaf(name, path):
     if name in sys.modules:  # loaded by the zygote before it forked this child
         return sys.modules[name]
@@ -550,6 +579,9 @@ def main(argv):
                 reported.add(name)
                 CHANNEL.send(PROTOCOL.message("forbidden", module=name[:200]))
 
+    budget = float(plan["cell_timeout"])
+    several = len(plan["cells"]) > 1
+    signal.signal(signal.SIGALRM, _on_alarm)
     for cell in plan["cells"]:
         label = cell["label"]
         if cell["error"]:
@@ -560,18 +592,21 @@ def main(argv):
         labels.add(label)
         lines = cell["source"].splitlines(keepends=True)
         linecache.cache[label] = (len(cell["source"]), None, lines, label)
+        CHANNEL.send(PROTOCOL.message("cell", label=label))
         try:
             code = compile(cell["source"], label, "exec", dont_inherit=True)
-            exec(code, ns)
+            _run_cell(code, ns, budget)
+        except _CellTimeout as exc:  # what the cell did before it was stopped stays
+            _, frames = _describe(exc, labels)
+            later = " (the cells after it still run)" if several else ""
+            CHANNEL.send(PROTOCOL.message("load_message", text=_clip(
+                f"{label} took longer than {budget:g} s and was stopped{_where(frames, label)}{later}")))
         except BaseException as exc:  # noqa: BLE001 - a cell that raises is reported, later cells run
             text, frames = _describe(exc, labels)
             head = text.splitlines()[0]
-            where = ""
-            if frames:
-                f_label, f_line, f_name, _ = frames[-1]
-                where = f" ({f_label}, line {f_line}" + (
-                    f", in {f_name})" if f_name != "<module>" else ")"
-                )
+            where = _where(frames, label)
+            if where.startswith(" at line"):
+                where = f" ({label}, line{where[len(' at line'):]})"
             CHANNEL.send(PROTOCOL.message("load_message", text=_clip(f"{label} raised {head}{where}")))
         finally:
             # student code may have replaced the streams; keep ours usable
@@ -580,6 +615,9 @@ def main(argv):
                 sys.stderr.flush()
             except Exception:
                 pass
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if signal.getsignal(signal.SIGALRM) is _on_alarm:  # an alarm the student set later is theirs
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
     check_modules()
     defined = [name for name in plan["contract"] if callable(ns.get(name))]
     CHANNEL.send(PROTOCOL.message("loaded", defined=defined))
