@@ -154,13 +154,16 @@ def _on_alarm(signum, frame):
 
 
 def _where(frames, label):
-    """' at line L' (the frame is the cell's own top level), else ' (cell 2, line L, in f)'."""
+    """Where the innermost student frame was: ' at line L' (the cell's own top level), else
+    ' in f (cell 2, line L)'."""
     if not frames:
         return ""
     f_label, f_line, f_name, _ = frames[-1]
     if f_label == label and f_name == "<module>":
         return f" at line {f_line}"
-    return f" ({f_label}, line {f_line}" + (f", in {f_name})" if f_name != "<module>" else ")")
+    if f_name == "<module>":
+        return f" at {f_label}, line {f_line}"
+    return f" in {f_name} ({f_label}, line {f_line})"
 
 
 def _run_cell(code, ns, budget):
@@ -598,15 +601,18 @@ def main(argv):
             _run_cell(code, ns, budget)
         except _CellTimeout as exc:  # what the cell did before it was stopped stays
             _, frames = _describe(exc, labels)
-            later = " (the cells after it still run)" if several else ""
+            later = "; the cells after it still run" if several else ""
             CHANNEL.send(PROTOCOL.message("load_message", text=_clip(
                 f"{label} took longer than {budget:g} s and was stopped{_where(frames, label)}{later}")))
         except BaseException as exc:  # noqa: BLE001 - a cell that raises is reported, later cells run
             text, frames = _describe(exc, labels)
             head = text.splitlines()[0]
-            where = _where(frames, label)
-            if where.startswith(" at line"):
-                where = f" ({label}, line{where[len(' at line'):]})"
+            where = ""
+            if frames:
+                f_label, f_line, f_name, _ = frames[-1]
+                where = f" ({f_label}, line {f_line}" + (
+                    f", in {f_name})" if f_name != "<module>" else ")"
+                )
             CHANNEL.send(PROTOCOL.message("load_message", text=_clip(f"{label} raised {head}{where}")))
         finally:
             # student code may have replaced the streams; keep ours usable
