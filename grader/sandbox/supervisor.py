@@ -154,7 +154,7 @@ class _Child:
         cells = max((TASK_KINDS[t.kind].cells(t) for t in tasks), default=0)
         self.max_line = (1 << 20) + 32 * cells
         self.by_id = {t.id: t for t in tasks}
-        self._labels = {c.label for c in sub.cells}
+        self._labels = {_scrub(c.label) for c in sub.cells}  # as a "cell" message arrives (scrubbed)
         self._box: Any = None
         self._budget = limits.boot_timeout
         self._budget_start = 0.0
