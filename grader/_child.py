@@ -37,17 +37,24 @@ class _Channel:
     """Newline-delimited JSON on a pipe; json.dumps and os.write are bound early so a
     submission that monkeypatches the json or os modules does not change what we send."""
 
-    def __init__(self, fd, dumps=json.dumps, write=os.write):
+    def __init__(self, fd, dumps=json.dumps, write=os.write, sigmask=signal.pthread_sigmask):
         self._fd = fd
         self._dumps = dumps
         self._write = write
+        self._sigmask = sigmask
 
     def send(self, message):
         data = (self._dumps(message, allow_nan=False, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
-        while view:
-            written = self._write(self._fd, view)
-            view = view[written:]
+        # A cell's stop (SIGALRM) waits until the line is whole: a message sent from inside a
+        # cell (a blocked import) is never cut in two.
+        old = self._sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            while view:
+                written = self._write(self._fd, view)
+                view = view[written:]
+        finally:
+            self._sigmask(signal.SIG_SETMASK, old)
 
 
 CHANNEL = None
