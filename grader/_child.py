@@ -37,17 +37,24 @@ class _Channel:
     """Newline-delimited JSON on a pipe; json.dumps and os.write are bound early so a
     submission that monkeypatches the json or os modules does not change what we send."""
 
-    def __init__(self, fd, dumps=json.dumps, write=os.write):
+    def __init__(self, fd, dumps=json.dumps, write=os.write, sigmask=signal.pthread_sigmask):
         self._fd = fd
         self._dumps = dumps
         self._write = write
+        self._sigmask = sigmask
 
     def send(self, message):
         data = (self._dumps(message, allow_nan=False, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
-        while view:
-            written = self._write(self._fd, view)
-            view = view[written:]
+        # A cell's stop (SIGALRM) waits until the line is whole: a message sent from inside a
+        # cell (a blocked import) is never cut in two.
+        old = self._sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            while view:
+                written = self._write(self._fd, view)
+                view = view[written:]
+        finally:
+            self._sigmask(signal.SIG_SETMASK, old)
 
 
 CHANNEL = None
@@ -141,6 +148,67 @@ def _describe(exc, labels):
             if text:
                 lines.append(f"    {text}")
     return _clip("\n".join(lines)), frames
+
+
+class _CellTimeout(BaseException):
+    """Raised by SIGALRM inside a cell that ran past its budget.  A BaseException so that
+    ``except Exception`` in the cell does not swallow it; a cell that swallows it anyway runs
+    on until the grader's hard stop (the load budget for all cells together)."""
+
+
+# The running cell's budget: {"budget", "start" (monotonic), "waited" (run delay at start, or None)}.
+_CELL: dict[str, Any] = {}
+_MAX_STRETCH = 4.0  # a starved cell gets at most this many budgets of wall-clock time
+
+
+def _run_delay(os_open=os.open, os_read=os.read, os_close=os.close):
+    """Seconds this thread spent runnable but waiting for a CPU (/proc/thread-self/schedstat),
+    or None; the os functions are bound now, so a submission that patches them changes nothing."""
+    try:
+        fd = os_open("/proc/thread-self/schedstat", os.O_RDONLY)
+        try:
+            return int(os_read(fd, 200).split()[1]) / 1e9
+        finally:
+            os_close(fd)
+    except Exception:
+        return None
+
+
+def _on_alarm(signum, frame, monotonic=time.monotonic, setitimer=signal.setitimer):
+    """The cell's budget is over, unless part of that time the machine kept it from the CPU
+    (other processes, other sandboxes): then the timer is set again for what is left."""
+    now, waited = monotonic(), _run_delay()
+    if _CELL and waited is not None and _CELL["waited"] is not None:
+        elapsed = now - _CELL["start"]
+        left = _CELL["budget"] - (elapsed - (waited - _CELL["waited"]))
+        if left > 0.01 and elapsed + left <= _MAX_STRETCH * _CELL["budget"]:
+            setitimer(signal.ITIMER_REAL, left)
+            return
+    raise _CellTimeout()
+
+
+def _where(frames, label):
+    """Where the innermost student frame was: ' at line L' (the cell's own top level), else
+    ' in f (cell 2, line L)'."""
+    if not frames:
+        return ""
+    f_label, f_line, f_name, _ = frames[-1]
+    if f_label == label and f_name == "<module>":
+        return f" at line {f_line}"
+    if f_name == "<module>":
+        return f" at {f_label}, line {f_line}"
+    return f" in {f_name} ({f_label}, line {f_line})"
+
+
+def _run_cell(code, ns, budget, monotonic=time.monotonic, setitimer=signal.setitimer):
+    """exec one cell under a wall-clock budget (ITIMER_REAL, less the time it waited for a CPU);
+    the timer is off on return."""
+    try:
+        _CELL.update(budget=budget, start=monotonic(), waited=_run_delay())
+        setitimer(signal.ITIMER_REAL, budget)
+        exec(code, ns)
+    finally:
+        setitimer(signal.ITIMER_REAL, 0)
 
 
 def _load_leaf(name, path):
@@ -550,6 +618,9 @@ def main(argv):
                 reported.add(name)
                 CHANNEL.send(PROTOCOL.message("forbidden", module=name[:200]))
 
+    budget = float(plan["cell_timeout"])
+    several = len(plan["cells"]) > 1
+    signal.signal(signal.SIGALRM, _on_alarm)
     for cell in plan["cells"]:
         label = cell["label"]
         if cell["error"]:
@@ -560,9 +631,15 @@ def main(argv):
         labels.add(label)
         lines = cell["source"].splitlines(keepends=True)
         linecache.cache[label] = (len(cell["source"]), None, lines, label)
+        CHANNEL.send(PROTOCOL.message("cell", label=label))
         try:
             code = compile(cell["source"], label, "exec", dont_inherit=True)
-            exec(code, ns)
+            _run_cell(code, ns, budget)
+        except _CellTimeout as exc:  # what the cell did before it was stopped stays
+            _, frames = _describe(exc, labels)
+            later = "; the cells after it still run" if several else ""
+            CHANNEL.send(PROTOCOL.message("load_message", text=_clip(
+                f"{label} took longer than {budget:g} s and was stopped{_where(frames, label)}{later}")))
         except BaseException as exc:  # noqa: BLE001 - a cell that raises is reported, later cells run
             text, frames = _describe(exc, labels)
             head = text.splitlines()[0]
@@ -580,6 +657,9 @@ def main(argv):
                 sys.stderr.flush()
             except Exception:
                 pass
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if signal.getsignal(signal.SIGALRM) is _on_alarm:  # an alarm the student set later is theirs
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
     check_modules()
     defined = [name for name in plan["contract"] if callable(ns.get(name))]
     CHANNEL.send(PROTOCOL.message("loaded", defined=defined))

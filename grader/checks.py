@@ -40,6 +40,9 @@ _STATUS_TEXT = {
                       "that earns no credit",
 }
 
+# A timeout whose message starts "not run: " is the load's hard stop (sandbox/failures.py).
+_LOAD_TIMEOUT_TEXT = ("your code did not finish loading within the time limit, so this function was not "
+                      "run (the message about loading names the cell that was still running)")
 
 def diagnosis(status: Status) -> str:
     """The diagnosis a failed run is named by in feedback (and results.json's tags): the status
@@ -136,7 +139,10 @@ class Check:
     def _failed_run(self, outcome: Outcome) -> TestResult:
         diag = diagnosis(outcome.status)
         lines = [self._header()] if self._header() else []
-        lines.append(f"[{diag}] {_STATUS_TEXT.get(outcome.status, 'the run failed')}.")
+        text = _STATUS_TEXT.get(outcome.status, "the run failed")
+        if outcome.status == "timeout" and outcome.message.startswith("not run: "):
+            text = _LOAD_TIMEOUT_TEXT  # the hard stop of loading: the function never ran
+        lines.append(f"[{diag}] {text}.")
         if self.spec.hidden:
             # The details of a run on hidden inputs are the student's own text (exception
             # messages, class names, returned shapes, exit codes), i.e. a channel for the

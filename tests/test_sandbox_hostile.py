@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from grader.sandbox import INTERFERENCE, Forbidden, Limits, run_submission
 from grader.submission import load_submission
@@ -28,10 +29,63 @@ def test_infinite_loop_at_import_times_out_every_task():
     report = run("loop_at_import.py", limits=limits)
     assert time.monotonic() - t0 < 10
     assert set(statuses(report).values()) == {"timeout"}
+    # the cell budget (default 5 s) is not below this load budget: the hard stop ends it
     assert report.load_messages == [
-        "process killed during load: loading did not finish within 1 s (an infinite loop at import?)"
+        "process killed during load: loading did not finish within 1 s, the hard limit for all cells "
+        "together; loop_at_import.py was still running, so nothing the submission defines could be checked"
     ]
     assert report.defined == [] and report.spawns == 1
+
+
+def test_loop_at_import_is_stopped_by_the_cell_budget_and_what_it_defined_is_graded():
+    report = run("loop_at_import.py", limits=Limits(function_timeout=1.0, load_timeout=20.0, cell_timeout=0.5))
+    assert report.load_messages == ["loop_at_import.py took longer than 0.5 s and was stopped at line 8"]
+    assert report.defined == ["sgd_step"] and report.spawns == 1
+    assert statuses(report)["sgd"] == "ok" and statuses(report)["mom"] == "missing"
+
+
+def _notebook(tmp_path: Path, *cells: str) -> Path:
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+          "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": c} for c in cells]}
+    return write(tmp_path, "nb.ipynb", json.dumps(nb))
+
+
+def test_slow_cell_is_stopped_its_partial_effects_stay_and_later_cells_run(tmp_path):
+    path = _notebook(
+        tmp_path,
+        "def sgd_step(x, grad_fn, lr):\n    return x - lr * grad_fn(x)\n",
+        "import time\ndef effective_lr(lr, beta):\n    return lr / (1 - beta)\ntime.sleep(60)\n"
+        "def largest_stable_lr(H):\n    return 0.0\n",
+        "def train():\n    while True: pass\n\ntrain()\n",
+        "def classify_critical_point(H):\n    return 'saddle'\n",
+    )
+    limits = Limits(function_timeout=1.0, load_timeout=20.0, cell_timeout=0.5)
+    report = run_submission(load_submission(path), [ALL_TASKS[0], ALL_TASKS[5], ALL_TASKS[6]], limits)
+    assert report.load_messages == [
+        "cell 2 took longer than 0.5 s and was stopped at line 4; the cells after it still run",
+        "cell 3 took longer than 0.5 s and was stopped in train (cell 3, line 2); the cells after it still run",
+    ]
+    assert report.defined == ["sgd_step", "effective_lr", "classify_critical_point"]
+    assert statuses(report) == {"sgd": "ok", "eff": "ok", "cls": "ok"}
+    assert report.outcomes["eff"].value == pytest.approx(1.0)
+
+
+def test_cell_that_swallows_its_alarm_meets_the_hard_stop(tmp_path):
+    path = _notebook(
+        tmp_path,
+        "def effective_lr(lr, beta):\n    return lr / (1 - beta)\n",
+        "import signal\nwhile True:\n    try:\n        while True:\n            pass\n"
+        "    except BaseException:\n        signal.setitimer(signal.ITIMER_REAL, 0)\n",
+    )
+    limits = Limits(function_timeout=1.0, load_timeout=2.0, cell_timeout=0.5)
+    report = run_submission(load_submission(path), [ALL_TASKS[5]], limits)
+    assert report.load_messages == [
+        "process killed during load: loading did not finish within 2 s, the hard limit for all cells "
+        "together; cell 2 was still running (past its own 0.5 s budget), so nothing the submission "
+        "defines could be checked"
+    ]
+    assert report.defined == [] and statuses(report) == {"eff": "timeout"}
 
 
 def test_infinite_loop_in_one_function_costs_that_function_only():

@@ -138,7 +138,11 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=seconds, default=d.function_timeout, metavar="SECONDS",
                    help=f"wall-clock limit per student function (default {d.function_timeout:g})")
     p.add_argument("--load-timeout", type=seconds, default=d.load_timeout, metavar="SECONDS",
-                   help=f"limit for running the file or notebook cells (default {d.load_timeout:g})")
+                   help=f"hard limit for running the file or notebook cells, all together "
+                        f"(default {d.load_timeout:g}); must be larger than --cell-timeout")
+    p.add_argument("--cell-timeout", type=seconds, default=d.cell_timeout, metavar="SECONDS",
+                   help=f"limit for one notebook cell (or a .py file's top-level code): a cell over it "
+                        f"is stopped and the later cells still run (default {d.cell_timeout:g})")
     p.add_argument("--memory-mb", type=bounded_int(1, MAX_MEMORY_MB, "a number of MB"),
                    default=d.memory_bytes >> 20, metavar="MB",
                    help=f"address-space limit of the student's process (default {d.memory_bytes >> 20})")
@@ -183,6 +187,12 @@ def isolation_from(command: str, requested: str) -> Isolation:
 
 def limits_from(args: argparse.Namespace, command: str = "") -> Limits:
     """The limits of the command line (validated when parsed) and its isolation mode, probed now."""
-    isolation_from(command or args.command, args.isolation)
+    name = command or args.command
+    if args.cell_timeout >= args.load_timeout:
+        print(f"ravine {name}: --cell-timeout ({args.cell_timeout:g} s) must be smaller than --load-timeout "
+              f"({args.load_timeout:g} s), the hard limit for all cells together", file=sys.stderr)
+        raise SystemExit(2)
+    isolation_from(name, args.isolation)
     return Limits(function_timeout=args.timeout, load_timeout=args.load_timeout,
+                  cell_timeout=args.cell_timeout,
                   memory_bytes=int(args.memory_mb) << 20, isolation=args.isolation)

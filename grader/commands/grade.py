@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {
         "ravine_version": __version__,
         "limits": {"function_timeout": limits.function_timeout, "load_timeout": limits.load_timeout,
+                   "cell_timeout": limits.cell_timeout,
                    "memory_bytes": limits.memory_bytes},
         "answer_budget": args.answer_budget,
         "roster_sha256": None, "secret_fingerprint": None,

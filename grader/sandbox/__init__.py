@@ -144,7 +144,10 @@ def run_submission(sub: Submission, tasks: Sequence[Task], limits: Limits = Limi
             continue
         failure = FAILURES[res.failure]
         words = {"fn": res.failed_function, "how": res.how, "function_timeout": limits.function_timeout,
-                 "load_timeout": limits.load_timeout}
+                 "load_timeout": limits.load_timeout, "cell_timeout": limits.cell_timeout,
+                 "cell": res.cell or "its top-level code",
+                 "past_budget": (f" (past its own {limits.cell_timeout:g} s budget)"
+                                 if limits.cell_timeout < limits.load_timeout else "")}
         if failure.stop:
             load_messages.append(failure.load.format(**words))
             settle(None, failure.status, failure.message.format(**words))

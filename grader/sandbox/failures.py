@@ -7,7 +7,9 @@ the tasks it takes down get.
 ``message``, and ``load`` is added to the submission's load messages); otherwise only the
 failed function's remaining tasks get them and a fresh child runs the other functions.
 Messages are formatted with ``fn`` (the function), ``how`` (exit status / signal text) and
-the limits (``function_timeout``, ``load_timeout``).
+the limits (``function_timeout``, ``load_timeout``, ``cell_timeout``) and ``cell`` (the label of the
+cell that was running when loading was stopped: ``cell 3``, or the ``.py`` file's name) with
+``past_budget`` (" (past its own 5 s budget)", or "" when that budget is not below the load's).
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ class Failure:
     load: str = ""  # the load message, for failures that stop the run
 
 
-_LOAD_TIMEOUT = ("process killed during load: loading did not finish within {load_timeout:g} s "
-                 "(an infinite loop at import?)")
+# The hard stop: a cell over its own budget (cell_timeout) is stopped inside the child and
+# reported by it; this is what remains when a cell ignores that (catches it, a long C call).
+_LOAD_TIMEOUT = ("process killed during load: loading did not finish within {load_timeout:g} s, the hard "
+                 "limit for all cells together; {cell} was still running{past_budget}, so nothing the "
+                 "submission defines could be checked")
 
 FAILURES: dict[str, Failure] = {
     "boot-crash": Failure(Status.CRASH, "not run: the grader could not start the child process ({how})", True,

@@ -22,7 +22,8 @@ class Limits:
     """Resource limits of one child process (and of each function run in it)."""
 
     function_timeout: float = 5.0  # wall-clock seconds for ALL tasks of one student function together
-    load_timeout: float = 10.0  # executing the module / notebook cells
+    load_timeout: float = 20.0  # executing the module / notebook cells, all together: the hard stop
+    cell_timeout: float = 5.0  # one notebook cell (or a .py's top level): stopped, later cells run
     memory_bytes: int = 2 << 30  # RLIMIT_AS of the child
     file_size_bytes: int = 8 << 20  # RLIMIT_FSIZE
     output_bytes: int = 32 << 10  # stdout/stderr kept (each); the rest is drained and dropped
@@ -33,7 +34,7 @@ class Limits:
     isolation: str = "auto"  # auto | namespaces | uid | process (see grader/sandbox/process.py)
 
     def __post_init__(self) -> None:
-        for name in ("function_timeout", "load_timeout", "boot_timeout"):
+        for name in ("function_timeout", "load_timeout", "cell_timeout", "boot_timeout"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"Limits.{name} must be a positive number of seconds, got {value!r}")

@@ -9,7 +9,8 @@ list; the grader validates every line it reads against the same table
 Messages are JSON objects, one per line, child -> grader::
 
     {"type": "ready"}                                    interpreter, numpy, leaf files up
-    {"type": "load_message", "text": str}                a cell raised / was skipped
+    {"type": "cell", "label": str}                       a cell (or the .py) is about to run
+    {"type": "load_message", "text": str}                a cell raised / was skipped / was stopped
     {"type": "forbidden", "module": str}                 a blocked import (sent at once)
     {"type": "loaded", "defined": [str, ...]}            cells done; callable contract names
     {"type": "start", "task": id}                        a task is about to run
@@ -53,6 +54,7 @@ class Status(enum.StrEnum):
 # message type -> {field: check}
 MESSAGES = {
     "ready": {},
+    "cell": {"label": "text"},
     "load_message": {"text": "text"},
     "forbidden": {"module": "module"},
     "loaded": {"defined": "names"},

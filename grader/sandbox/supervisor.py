@@ -133,6 +133,7 @@ class _ChildResult:
     failed_function: str = ""
     how: str = ""  # for crashes: exit status / signal text
     dropped_messages: int = 0  # load messages beyond _MAX_LOAD_MESSAGES
+    cell: str = ""  # the label of the cell running (or last run) during load
 
 
 class _Child:
@@ -156,6 +157,7 @@ class _Child:
         cells = max((TASK_KINDS[t.kind].cells(t) for t in tasks), default=0)
         self.max_line = (1 << 20) + 32 * cells
         self.by_id = {t.id: t for t in tasks}
+        self._labels = {_scrub(c.label) for c in sub.cells}  # as a "cell" message arrives (scrubbed)
         self._box: Any = None
         self._budget = limits.boot_timeout
         self._budget_start = 0.0
@@ -172,6 +174,7 @@ class _Child:
                 "memory_bytes": self.limits.memory_bytes,
                 "file_size_bytes": self.limits.file_size_bytes,
             },
+            "cell_timeout": self.limits.cell_timeout,
             "cells": [
                 {"label": c.label, "source": c.source, "error": c.syntax_error}
                 for c in self.sub.cells
@@ -382,6 +385,10 @@ class _Child:
             if attempt not in res.forbidden:  # repeats add nothing (and cost memory)
                 _require(len(res.forbidden) < _MAX_FORBIDDEN)
                 res.forbidden.append(attempt)
+            return None
+        if kind == "cell":
+            _require(self.phase == "load" and msg["label"] in self._labels)
+            res.cell = msg["label"]
             return None
         if kind == "load_message":
             _require(self.phase == "load")
