@@ -7,7 +7,7 @@ runs the public checks (``!ravine check <file>``: a shell escape, which the
 grader skips); for every other part its prompt and an *answer cell*: a
 markdown cell with metadata ``{"ravine": {"part": "P1.a"}}`` whose first line
 is the instruction ``> **P1.a** ...`` and whose body is ``TODO`` until the
-student replaces it (see :mod:`grader.answers` for how answers are read).
+student replaces it (see :mod:`grader.answer_grading` for how answers are read).
 
 Roster CSV: a header row with the column ``id`` (required) and optionally
 ``name`` and ``email``; one student per row.  Ids must be unique and made of

@@ -95,7 +95,7 @@ def _check_part(part: Any, params: Mapping[str, Fraction], where: str, variant: 
                 fail: Callable[[Failure], None], counts: Counter, timeout: float) -> None:
     from problems.variants import render
 
-    from .answers import grade_part
+    from .answer_grading import grade_part
 
     def bad(answer: str, message: str) -> None:
         fail(Failure(where, variant, answer, message))
@@ -147,7 +147,7 @@ def _check_derivation_part(part: Any, params: Mapping[str, Fraction], where: str
                            fail: Callable[[Failure], None], counts: Counter, timeout: float) -> None:
     from problems.variants import render
 
-    from .answers import grade_part
+    from .answer_grading import grade_part
     from .derivcheck import Derivation, Step, check_derivation
     from .formula import SymbolTable
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 import problems
-from grader.answers import answer_text, grade_answers, read_answers
+from grader.answer_grading import answer_text, grade_answers, read_answers
 from problems import registry
 from problems.variants import draw_params, render, student_seed
 

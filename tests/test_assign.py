@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import problems
-from grader.answers import grade_answers
+from grader.answer_grading import grade_answers
 from grader.assign import RosterError, Student, build_notebook, load_roster, read_roster
 from grader.commands import assign as assign_cmd
 from problems.variants import draw_params, render, student_seed

@@ -293,8 +293,8 @@ def test_worker_module_blocks_late_imports() -> None:
     import sys
 
     code = ("import sys, grader._symworker as w; sys.meta_path.insert(0, w._NoLateImports())\n"
-            "try:\n    import grader.answers\nexcept ImportError as e:\n    print('refused', e)\n"
+            "try:\n    import grader.answer_grading\nexcept ImportError as e:\n    print('refused', e)\n"
             "import json; print('stdlib ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], timeout=60).stdout
-    assert "refused grader.answers" in out and "stdlib ok" in out
+    assert "refused grader.answer_grading" in out and "stdlib ok" in out

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         from ..engine import _is_assignment
 
         if _is_assignment(sub.notebook):
-            from ..answers import answer_formats
+            from ..answer_grading import answer_formats
 
             formats = answer_formats(sub.notebook)
     if args.json:
