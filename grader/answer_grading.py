@@ -385,7 +385,7 @@ def grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: b
 
 def _grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: bytes | str | None,
                    problems: Iterable[str] | None, timeout: float, b: Any) -> list[TestResult]:
-    from problems import registry
+    from problems import exercise_registry
     from problems.variants import draw_params, student_seed
 
     seed = None
@@ -394,10 +394,10 @@ def _grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: 
     elif (student_id is None) != (secret is None):
         raise ValueError("student_id and secret go together (or both None for the generic numbers)")
     answers, messages = read_answers(notebook_or_answers)
-    wanted = list(problems) if problems is not None else list(registry.PROBLEMS)
+    wanted = list(problems) if problems is not None else list(exercise_registry.PROBLEMS)
     results: list[TestResult] = []
     for problem_id in wanted:
-        problem = registry.get(problem_id)
+        problem = exercise_registry.get(problem_id)
         params = draw_params(problem, seed)
         for part in problem.parts:
             if not part.graded_by_answers:
@@ -433,11 +433,11 @@ def answer_formats(notebook: Any) -> list[tuple[str, bool, str]]:
     where it has one).  Nothing here looks at a reference, a mistake or the student's
     numbers: whether an answer is right is never computed, so it cannot be shown.
     """
-    from problems import registry
+    from problems import exercise_registry
 
     answers, _ = read_answers(notebook)
     out: list[tuple[str, bool, str]] = []
-    for problem in registry.PROBLEMS.values():
+    for problem in exercise_registry.PROBLEMS.values():
         for part in problem.parts:
             if not part.graded_by_answers:
                 continue

@@ -344,11 +344,11 @@ def check_part_derivation(part: Any, derivation: Derivation, params: Any = None,
 
     ``params`` are the student's numbers (None: the part's default numbers).
     """
-    from problems import registry
+    from problems import exercise_registry
     from problems.variants import render
 
     if params is None:
-        params = registry.default_params(part)
+        params = exercise_registry.default_params(part)
     table = SymbolTable.from_dict(part.table_data())
     target = render(part.reference, params)
     given = render(part.given, params) if part.given else None

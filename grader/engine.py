@@ -359,7 +359,7 @@ def _shared_roster_ids(paths: Sequence[Path], answers: AnswerKey | None) -> dict
 # submission had its chance to rewrite it (in the modes where a child can write the grader's files).
 PRELOAD = ("grader.answer_grading", "grader.derivcheck", "grader.equivalence", "grader.formula", "grader.report",
            "grader.results", "grader.checks", "grader.submission", "grader.assign",
-           "problems", "problems.registry", "problems.bank", "problems.spec", "problems.variants",
+           "problems", "problems.exercise_registry", "problems.bank", "problems.spec", "problems.variants",
            "problems.update_rules", "problems.checkspec", "solvers.rules", "solvers.rollout",
            "solvers.objectives", "solvers.numeric", "nbformat")
 PRELOAD_REPORT = ("grader.plots", "grader.items", "grader.feedback", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")

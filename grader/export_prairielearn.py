@@ -336,7 +336,7 @@ ENTRYPOINT ["ravine", "prairielearn", "--root", "/grade"]
 
 
 def _initial_code() -> str:
-    from problems.registry import EXERCISES
+    from problems.exercise_registry import EXERCISES
 
     lines = ['"""The update rules and helpers (see the question for the contract)."""', "",
              "import numpy as np", ""]
@@ -365,12 +365,12 @@ def _copy_source(dest: Path) -> None:
 
 def _write_ur_question(out: Path, qdir: Path, *, image: str, seed: int, timeout: int,
                        report: ExportReport) -> None:
-    from problems import registry
-    from problems.registry import EXERCISES
+    from problems import exercise_registry
+    from problems.exercise_registry import EXERCISES
 
     from .prairielearn import SETTINGS_NAME
 
-    problem = registry.get("UR")
+    problem = exercise_registry.get("UR")
     info = _info(problem, grading="External", single=True,
                  externalGradingOptions={"image": image, "timeout": int(timeout),
                                          # the hidden checks' seed: in the grader's environment, which
@@ -402,11 +402,11 @@ def export_prairielearn(out: Path, *, variants: int = 20, image: str = DEFAULT_I
                         seed: int | None = None, timeout: int = 120,
                         problems: list[Any] | None = None) -> ExportReport:
     """Write the fragment under ``out`` (see the module docstring); returns what was written."""
-    from problems import registry
+    from problems import exercise_registry
 
     report = ExportReport(out)
     seed = secrets.randbelow(2**31) if seed is None else seed
-    for problem in problems if problems is not None else list(registry.PROBLEMS.values()):
+    for problem in problems if problems is not None else list(exercise_registry.PROBLEMS.values()):
         qdir = out / QUESTION_ROOT / problem.id
         if any(p.kind == "implementation" for p in problem.parts):
             if not all(p.kind == "implementation" for p in problem.parts):
@@ -416,7 +416,7 @@ def export_prairielearn(out: Path, *, variants: int = 20, image: str = DEFAULT_I
         else:
             _write_answer_question(qdir, problem, variants, report)
         report.questions.append(f"ravine/{problem.id}")
-    numeric = [p.id for problem in (problems if problems is not None else registry.PROBLEMS.values())
+    numeric = [p.id for problem in (problems if problems is not None else exercise_registry.PROBLEMS.values())
                for p in problem.parts if p.kind == "numeric"]
     if numeric:
         report.notes.append(f"numeric parts ({', '.join(numeric)}) take a number or a fraction a/b "

@@ -59,15 +59,15 @@ class SelftestReport:
 
 
 def bank_problems() -> list[Any]:
-    from problems import registry
+    from problems import exercise_registry
 
-    return list(registry.PROBLEMS.values())
+    return list(exercise_registry.PROBLEMS.values())
 
 
 def bank_exercises() -> list[Any]:
-    from problems import registry
+    from problems import exercise_registry
 
-    return list(registry.EXERCISES.values())
+    return list(exercise_registry.EXERCISES.values())
 
 
 def variant_seeds(n: int) -> list[tuple[str, bytes]]:

@@ -71,7 +71,7 @@ def test_answer_cells_for_every_answer_part(generated: Path) -> None:
     nb = nbformat.read(str(generated / "s001.ipynb"), as_version=4)
     parts = [c.metadata["ravine"]["part"] for c in nb.cells
              if c.cell_type == "markdown" and "part" in c.metadata.get("ravine", {})]
-    assert parts == [p.id for p in problems.registry.parts() if p.graded_by_answers]
+    assert parts == [p.id for p in problems.exercise_registry.parts() if p.graded_by_answers]
     # an untouched notebook scores zero and says where to answer
     res = grade_answers(generated / "s001.ipynb", student_id="s001", secret=SECRET)
     assert sum(r.score for r in res) == 0

@@ -28,7 +28,7 @@ from .core import (
     StepCheckError,
     verify_derivation,
 )
-from .registry import REGISTRY, register
+from .derivation_registry import REGISTRY, register
 
 # Importing a module registers its derivations; the order is the listing order.
 from . import stability, heavy_ball, terminal_velocity, nesterov, saddles, tables, exercises, scaling  # noqa: E402,F401
