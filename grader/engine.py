@@ -362,7 +362,7 @@ PRELOAD = ("grader.answer_grading", "grader.derivcheck", "grader.equivalence", "
            "problems", "problems.exercise_registry", "problems.bank", "problems.spec", "problems.variants",
            "problems.update_rules", "problems.checkspec", "solvers.rules", "solvers.rollout",
            "solvers.objectives", "solvers.numeric", "nbformat")
-PRELOAD_REPORT = ("grader.plots", "grader.items", "grader.feedback", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
+PRELOAD_REPORT = ("grader.trajectory_plots", "grader.items", "grader.feedback", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
 
 
 def preload(*, report: bool = False, symbolic: bool = False) -> None:

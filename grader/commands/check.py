@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if formats:
             sys.stdout.write(render_answer_formats(formats))
     if args.plot:
-        from ..plots import plot_trajectories
+        from ..trajectory_plots import plot_trajectories
 
         panels = [p for p in trajectories.values() if args.plot_all or not p["passed"]]
         if panels:

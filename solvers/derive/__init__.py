@@ -39,7 +39,7 @@ __all__ = [
     "verify",
     "verify_all",
     "names",
-    "answers",
+    "final_formulas",
     "Derivation",
     "Step",
     "Domain",
