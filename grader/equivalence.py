@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
 from grader.formula import Formula, FormulaError, Node, Number, SymbolTable, Undefined, evaluate, parse
+from problems.variants import format_value
 
 __all__ = [
     "Verdict",
@@ -460,20 +461,15 @@ def start_worker() -> bool:
 # ----------------------------------------------------------------------------- compare
 
 def _fmt(v: Number) -> str:
-    if isinstance(v, Fraction):
-        d = v.denominator
-        while d % 2 == 0:
-            d //= 2
-        while d % 5 == 0:
-            d //= 5
-        if d == 1 and len(str(v)) <= 16:  # a terminating decimal: print it exactly
-            text = f"{float(v):.12g}"
-            if Fraction(text) == v:
-                return text
-        if len(str(v)) <= 12:
-            return f"{v} (≈ {float(v):.6g})"
-        return f"{float(v):.6g}"
-    return f"{v:.6g}"
+    """A value in a message: ``variants.format_value``'s exact text when it is a short decimal
+    (0.99, 120), else the fraction with its float (1/3 (≈ 0.333333)), else the float alone."""
+    if not isinstance(v, Fraction):
+        return f"{v:.6g}"
+    exact = format_value(v)
+    digits = exact.split("e")[0].lstrip("-").replace(".", "").strip("0")
+    if "/" not in exact and len(str(v)) <= 16 and len(digits) <= 12:
+        return exact
+    return f"{v} (≈ {float(v):.6g})" if len(str(v)) <= 12 else f"{float(v):.6g}"
 
 
 def _point(env: dict[str, Number]) -> dict[str, str]:
@@ -634,11 +630,3 @@ def _compare_cond(s: Formula, r: Formula, table: SymbolTable, *, symbolic: bool,
     return Verdict("undecided", "none", f"only {agree} comparable points "
                    f"({true_seen} inside, {false_seen} outside){'; ' + note if note else ''}",
                    points=agree)
-
-
-def try_parse(text: str, table: SymbolTable) -> Formula | FormulaError:
-    """The parsed formula, or the error (never raises)."""
-    try:
-        return parse(text, table)
-    except FormulaError as exc:
-        return exc

@@ -148,13 +148,13 @@ def _check_derivation_part(part: Any, params: Mapping[str, Fraction], where: str
     from problems.variants import render
 
     from .answer_grading import grade_part
-    from .derivcheck import Derivation, Step, check_derivation
+    from .derivcheck import StudentDerivation, StudentStep, check_derivation
     from .formula import SymbolTable
 
     table = SymbolTable.from_dict(part.table_data())
     target = render(part.reference, params)
     given = render(part.given, params) if part.given else None
-    result = check_derivation(Derivation(steps=[Step(target)], given=given), table, target=target,
+    result = check_derivation(StudentDerivation(steps=[StudentStep(target)], given=given), table, target=target,
                               timeout=timeout)
     counts["derivation parts"] += 1
     if not result.ok:
