@@ -11,7 +11,7 @@ import pytest
 
 from grader.cli import main
 
-from grader.commands.doctor import CurveFileError, read_curves
+from solvers.commands.doctor import CurveFileError, read_curves
 from solvers.lab.curves import symptom_curves
 from solvers.lab.curve_doctor import LECTURE_TABLE, Thresholds, diagnose
 
