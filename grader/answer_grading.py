@@ -375,7 +375,7 @@ def grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: b
     formula or derivation part that is not passed when the budget runs out, or not started,
     is ``pending`` with the tag ``over-budget``: for the instructor, never a silent zero.
     """
-    from grader.equivalence import budget as symbolic_budget
+    from grader.sympy_client import budget as symbolic_budget
 
     seconds = ANSWER_BUDGET if budget is None else float(budget)
     with symbolic_budget(seconds) as b:
