@@ -183,3 +183,16 @@ def test_build_notebook_validates() -> None:
     nb = build_notebook(None, None, filename="assignment.ipynb")
     nbformat.validate(nb)
     assert nb.nbformat == 4
+
+
+def test_an_unreadable_secret_is_named_as_the_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a name too long for the file system: an OSError that is neither "missing" nor "a directory"
+    # (root reads any file, so a chmod cannot make one unreadable here)
+    (tmp_path / "r.csv").write_text(ROSTER)
+    unreadable = str(tmp_path / ("s" * 300))
+    code, _, err = run_assign(capsys, "--out", str(tmp_path / "o"), "--roster", str(tmp_path / "r.csv"),
+                              "--secret-file", unreadable)
+    assert code == 2
+    assert f"ravine assign: {unreadable}: cannot read the secret: File name too long" in err
+    assert "cannot write" not in err  # it used to be reported as a problem with --out
+    assert not (tmp_path / "o").exists()
