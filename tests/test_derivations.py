@@ -190,7 +190,7 @@ def test_unknown_name_lists_the_names() -> None:
 # --- final formulas equal the textbook forms ------------------------------------------
 
 
-@pytest.mark.parametrize("name", answers.names())
+@pytest.mark.parametrize("name", formulas.names())
 def test_each_answer_is_what_its_derivation_derives(name: str) -> None:
     # the answer's formula is read from its derivation's results (stated once), and
     # verify() requires every result to appear in one of the derivation's checked steps
