@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable, Iterator, Literal
 
-from grader.formula import Formula, FormulaError, Node, Number, SymbolTable, Undefined, evaluate, parse
+from grader.formula import Formula, Node, Number, SymbolTable, Undefined, evaluate, parse
 # Budget, budget, SymbolicWorker and start_worker are part of this module's interface; they live with
 # the worker's client.
 from grader.sympy_client import Budget, SymbolicWorker, budget, shared_worker, start_worker  # noqa: F401
