@@ -40,7 +40,7 @@ def main() -> None:
 
     import problems
     from grader import equivalence
-    from grader.answers import grade_answers
+    from grader.answer_grading import grade_answers
     from grader.assign import Student, build_notebook
     from grader.derivcheck import check_derivation, parse_derivation
     from grader.formula import FormulaError, parse

@@ -1,6 +1,6 @@
 """The symbolic worker: a child process that runs SymPy on formulas, one JSON line per request.
 
-Started by :class:`grader.equivalence.SymbolicWorker` as ``python -I -S`` (no
+Started by :class:`grader.sympy_client.SymbolicWorker` as ``python -I -S`` (no
 environment variables, no user site, no ``.pth`` files), before any student
 code runs.  It imports SymPy and every grader module it uses at its start and
 refuses later imports of ravine's packages.  A request carries its

@@ -7,7 +7,7 @@ runs the public checks (``!ravine check <file>``: a shell escape, which the
 grader skips); for every other part its prompt and an *answer cell*: a
 markdown cell with metadata ``{"ravine": {"part": "P1.a"}}`` whose first line
 is the instruction ``> **P1.a** ...`` and whose body is ``TODO`` until the
-student replaces it (see :mod:`grader.answers` for how answers are read).
+student replaces it (see :mod:`grader.answer_grading` for how answers are read).
 
 Roster CSV: a header row with the column ``id`` (required) and optionally
 ``name`` and ``email``; one student per row.  Ids must be unique and made of
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from .input_files import read_input
 
 __all__ = ["Student", "RosterError", "read_roster", "load_roster", "read_secret", "assign", "build_notebook", "write_notebook",
            "secret_fingerprint", "stub", "ASSIGNMENT"]
@@ -115,12 +117,7 @@ def load_course(roster: str | None, secret_file: str | None) -> tuple[list[Stude
     """
     if not (roster and secret_file):
         raise ValueError("--roster and --secret-file go together")
-    students = load_roster(roster)
-    try:
-        secret = read_secret(secret_file)
-    except OSError as exc:  # read_secret names missing files and directories itself
-        raise ValueError(f"cannot read {exc.filename or secret_file}: {exc.strerror or exc}") from None
-    return students, secret
+    return load_roster(roster), read_secret(secret_file)
 
 
 def load_roster(path: str | Path) -> list[Student]:
@@ -129,14 +126,7 @@ def load_roster(path: str | Path) -> list[Student]:
     Every failure is a :class:`RosterError` naming the file: missing, a directory,
     unreadable, not UTF-8 text, or a bad CSV (see :func:`read_roster`).
     """
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise RosterError(f"{path}: no such roster file") from None
-    except IsADirectoryError:
-        raise RosterError(f"{path}: is a directory, expected a CSV file") from None
-    except OSError as exc:
-        raise RosterError(f"{path}: cannot read the roster: {exc.strerror or exc}") from None
+    raw = read_input(path, RosterError, noun="roster", expected="a CSV file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -147,13 +137,7 @@ def load_roster(path: str | Path) -> list[Student]:
 
 def read_secret(path: str | Path) -> bytes:
     """The course secret from a file (surrounding whitespace stripped); ValueError when unusable."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such secret file") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected the secret file") from None
-    secret = data.strip()
+    secret = read_input(path, ValueError, noun="secret", expected="the secret file").strip()
     if not secret:
         raise ValueError(f"{path}: the secret file is empty")
     if len(secret) < 16:

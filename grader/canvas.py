@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .input_files import read_input
+
 HELP = "fill one assignment column of a Canvas gradebook CSV (or write Canvas's minimal import file)"
 
 __all__ = ["HELP", "add_arguments", "run", "CanvasError", "Template", "read_template", "fill_template",
@@ -75,14 +77,7 @@ def _norm(value: str) -> str:
 
 def read_template(path: Path) -> Template:
     """Parse a Canvas gradebook export; CanvasError with a one-line reason when it is not one."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CanvasError(f"{path}: no such template file") from None
-    except IsADirectoryError:
-        raise CanvasError(f"{path}: is a directory, expected the gradebook CSV exported from Canvas") from None
-    except OSError as exc:
-        raise CanvasError(f"{path}: cannot read the template: {exc.strerror or exc}") from None
+    raw = read_input(path, CanvasError, noun="template", expected="the gradebook CSV exported from Canvas")
     if b"\x00" in raw:
         raise CanvasError(f"{path}: binary file, expected the gradebook CSV exported from Canvas")
     bom = raw.startswith(b"\xef\xbb\xbf")

@@ -1,4 +1,6 @@
-"""The ``ravine`` command line: one subcommand per module in ``grader.commands``.
+"""The ``ravine`` command line: one subcommand per module in ``grader.commands`` (grading) and
+``solvers.commands`` (the textbook and the lab: ``derive``, ``manual``, ``race``, ``reproduce``,
+``doctor``), shown as two groups by ``ravine --help``.
 
 Each command module exposes ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``, and keeps heavy imports (sympy, matplotlib) inside
@@ -10,10 +12,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+import textwrap
 from typing import NoReturn, Sequence
 
-# name -> module; the order is the order of ``ravine --help``.
+# name -> module; the order is the order of ``ravine --help`` (grading first, then the textbook's).
 COMMANDS: dict[str, str] = {
     "check": "grader.commands.check",
     "grade": "grader.commands.grade",
@@ -24,12 +28,14 @@ COMMANDS: dict[str, str] = {
     "selftest": "grader.commands.selftest",
     "assign": "grader.commands.assign",
     "verify": "grader.commands.verify",
-    "derive": "grader.commands.derive",
-    "manual": "grader.commands.manual",
-    "race": "grader.commands.race",
-    "reproduce": "grader.commands.reproduce",
-    "doctor": "grader.commands.doctor",
+    "derive": "solvers.commands.derive",
+    "manual": "solvers.commands.manual",
+    "race": "solvers.commands.race",
+    "reproduce": "solvers.commands.reproduce",
+    "doctor": "solvers.commands.doctor",
 }
+# The commands that serve the solution manual and the lab, listed apart in ``ravine --help``.
+TEXTBOOK_COMMANDS = tuple(name for name, module in COMMANDS.items() if module.startswith("solvers."))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,20 +45,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, but a text with line breaks (the textbook commands' list) is kept as is."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
+    modules = {name: importlib.import_module(module_name) for name, module_name in COMMANDS.items()}
+    textbook = "\n".join(
+        textwrap.fill(modules[name].HELP, shutil.get_terminal_size().columns - 2,
+                      initial_indent=f"    {name:<12}", subsequent_indent=" " * 16)
+        for name in TEXTBOOK_COMMANDS)
     parser = _Parser(
         prog="ravine",
         description="Autograder and machine-checked solution manual for SGD, momentum and Nesterov. "
                     "Exit status: 0 success, 1 checks failed (or a derivation did not verify), "
                     "2 usage error or unreadable input.",
+        epilog=f"solution manual and lab commands:\n{textbook}",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ravine {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="grading commands")
+    for name, module in modules.items():
+        # a textbook command is parsed like any other but listed in the epilog, not among the grader's
+        listed = {} if name in TEXTBOOK_COMMANDS else {"help": module.HELP}
+        p = sub.add_parser(name, description=module.HELP, **listed)
         module.add_arguments(p)
         p.set_defaults(_run=module.run, _parser=p)
     return parser

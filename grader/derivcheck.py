@@ -38,12 +38,12 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from grader.equivalence import DEFAULT_TIMEOUT, Verdict, compare, implies
-from grader.formula import Formula, FormulaError, SymbolSpec, SymbolTable, parse
+from grader.formula import Formula, FormulaError, SymbolTable, parse
 
-__all__ = ["Step", "StepResult", "DerivationResult", "Derivation", "DerivationError",
+__all__ = ["StudentStep", "StepResult", "DerivationResult", "StudentDerivation", "DerivationError",
            "parse_derivation", "check_derivation", "check_part_derivation"]
 
 
@@ -52,15 +52,20 @@ class DerivationError(ValueError):
 
 
 @dataclass(frozen=True)
-class Step:
+class StudentStep:
+    """One line of a student's derivation as written (not :class:`solvers.derive.core.Step`, a checked
+    step of the textbook's own derivations)."""
+
     text: str
     reason: str = ""
     line: int = 0  # 1-based line in the source file (0: not from a file)
 
 
 @dataclass
-class Derivation:
-    steps: list[Step]
+class StudentDerivation:
+    """A student's derivation read from text or JSON: its steps and the optional header lines."""
+
+    steps: list[StudentStep]
     target: str | None = None
     given: str | None = None
     assume: list[str] = field(default_factory=list)
@@ -70,7 +75,7 @@ class Derivation:
 @dataclass
 class StepResult:
     index: int  # 1-based step number
-    step: Step
+    step: StudentStep
     status: str  # "ok", "fails", "undecided"
     verdict: Verdict | None = None
 
@@ -125,11 +130,11 @@ _HEADER = re.compile(r"^\s*(target|given|assume|problem)\s*:\s*(.*)$", re.IGNORE
 _REASON = re.compile(r"\s(--|#)\s")
 
 
-def parse_derivation(source: str) -> Derivation:
+def parse_derivation(source: str) -> StudentDerivation:
     """Read the text or JSON format (JSON when the first non-blank character is ``{``)."""
     if source.lstrip().startswith("{"):
         return _from_json(source)
-    d = Derivation(steps=[])
+    d = StudentDerivation(steps=[])
     for lineno, raw in enumerate(source.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#") or line.startswith("--"):
@@ -153,11 +158,11 @@ def parse_derivation(source: str) -> Derivation:
         parts = _REASON.split(" " + line + " ", maxsplit=1)
         if len(parts) == 3:
             text, reason = parts[0].strip(), parts[2].strip()
-        d.steps.append(Step(text.strip(), reason, lineno))
+        d.steps.append(StudentStep(text.strip(), reason, lineno))
     return d
 
 
-def _from_json(source: str) -> Derivation:
+def _from_json(source: str) -> StudentDerivation:
     try:
         data = json.loads(source)
     except json.JSONDecodeError as exc:
@@ -167,9 +172,9 @@ def _from_json(source: str) -> Derivation:
     steps = []
     for i, item in enumerate(data["steps"], 1):
         if isinstance(item, str):
-            steps.append(Step(item, "", 0))
+            steps.append(StudentStep(item, "", 0))
         elif isinstance(item, dict) and isinstance(item.get("step"), str):
-            steps.append(Step(item["step"], str(item.get("reason", "")), 0))
+            steps.append(StudentStep(item["step"], str(item.get("reason", "")), 0))
         else:
             raise DerivationError(f'step {i}: expected a string or {{"step": ..., "reason": ...}}')
     for key in ("target", "given", "problem"):
@@ -180,10 +185,10 @@ def _from_json(source: str) -> Derivation:
         assume = [assume]
     if not isinstance(assume, list) or not all(isinstance(a, str) for a in assume):
         raise DerivationError('"assume" must be a list of strings')
-    return Derivation(steps, data.get("target"), data.get("given"), list(assume), data.get("problem"))
+    return StudentDerivation(steps, data.get("target"), data.get("given"), list(assume), data.get("problem"))
 
 
-def _where(step: Step, index: int) -> str:
+def _where(step: StudentStep, index: int) -> str:
     return f"line {step.line}" if step.line else f"step {index}"
 
 
@@ -191,7 +196,7 @@ MAX_STEPS = 60
 BUDGET = 30.0  # seconds for a whole derivation; later steps are reported as not verified
 
 
-def check_derivation(derivation: Derivation, table: SymbolTable | None = None, *,
+def check_derivation(derivation: StudentDerivation, table: SymbolTable | None = None, *,
                      target: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                      symbolic: bool = True, budget: float = BUDGET) -> DerivationResult:
     """Check every step; raise :class:`DerivationError` (with positions) when a formula does not parse.
@@ -318,19 +323,7 @@ def _solved_for(f: Formula) -> str | None:
     return None
 
 
-def check_steps(steps: Sequence[str], target: str, table: SymbolTable, **kw: Any) -> DerivationResult:
-    """Convenience for graders: plain step strings (reasons after `` -- `` are split off)."""
-    d = parse_derivation("\n".join(steps))
-    return check_derivation(d, table, target=target, **kw)
-
-
-def open_table(names: dict[str, str] | None = None) -> SymbolTable:
-    """An open table with optional kinds per name (e.g. ``{"beta": "positive"}``)."""
-    specs = tuple(SymbolSpec(n, kind=k) for n, k in (names or {}).items())
-    return SymbolTable(specs, open=True)
-
-
-def check_part_derivation(part: Any, derivation: Derivation, params: Any = None, *,
+def check_part_derivation(part: Any, derivation: StudentDerivation, params: Any = None, *,
                           timeout: float = DEFAULT_TIMEOUT) -> DerivationResult:
     """Check a derivation against a problem-bank derivation part: the one rule that both
     ``ravine verify --problem`` and ``ravine grade`` apply.
@@ -344,11 +337,11 @@ def check_part_derivation(part: Any, derivation: Derivation, params: Any = None,
 
     ``params`` are the student's numbers (None: the part's default numbers).
     """
-    from problems import registry
+    from problems import exercise_registry
     from problems.variants import render
 
     if params is None:
-        params = registry.default_params(part)
+        params = exercise_registry.default_params(part)
     table = SymbolTable.from_dict(part.table_data())
     target = render(part.reference, params)
     given = render(part.given, params) if part.given else None
@@ -366,7 +359,7 @@ def check_part_derivation(part: Any, derivation: Derivation, params: Any = None,
                                   f"'{label}:' line or write that")
     for a in derivation.assume:
         _check_assumption_in_domain(a, table, part.id)
-    d = Derivation(derivation.steps, target, given, list(derivation.assume), part.id)
+    d = StudentDerivation(derivation.steps, target, given, list(derivation.assume), part.id)
     result = check_derivation(d, table, target=target, timeout=timeout)
     if result.ok and len(result.steps) < part.min_steps:
         result.ok = False

@@ -80,7 +80,7 @@ def _check_fingerprint(sub: Any, key: AnswerKey, messages: list[str]) -> None:
 
 def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str],
                   budget: float | None = None) -> list[TestResult]:
-    from .answers import OVER_BUDGET_TAG
+    from .answer_grading import OVER_BUDGET_TAG
 
     tests = _graded_answers(sub, key, messages, budget)
     late = [t.part for t in tests if OVER_BUDGET_TAG in t.diagnoses]
@@ -92,7 +92,7 @@ def _answer_tests(sub: Any, key: AnswerKey | None, messages: list[str],
 
 def _graded_answers(sub: Any, key: AnswerKey | None, messages: list[str],
                     budget: float | None) -> list[TestResult]:
-    from .answers import grade_answers
+    from .answer_grading import grade_answers
 
     if sub.kind != "ipynb" or sub.notebook is None:
         return []
@@ -254,12 +254,12 @@ def _run_public_then_hidden(sub: Any, checks: Sequence[Check], limits: Limits,
 # Every module the grader may import while or after student code runs.  ``preload`` imports them
 # before the first child starts: a module imported lazily later would be read from disk after a
 # submission had its chance to rewrite it (in the modes where a child can write the grader's files).
-PRELOAD = ("grader.answers", "grader.derivcheck", "grader.equivalence", "grader.formula", "grader.report",
+PRELOAD = ("grader.answer_grading", "grader.derivcheck", "grader.equivalence", "grader.formula", "grader.report",
            "grader.results", "grader.gradescope", "grader.checks", "grader.submission", "grader.assign",
-           "problems", "problems.registry", "problems.bank", "problems.spec", "problems.variants",
+           "problems", "problems.exercise_registry", "problems.bank", "problems.spec", "problems.variants",
            "problems.update_rules", "problems.checkspec", "solvers.rules", "solvers.rollout",
            "solvers.objectives", "solvers.numeric", "nbformat")
-PRELOAD_REPORT = ("grader.plots", "grader.items", "grader.feedback", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
+PRELOAD_REPORT = ("grader.trajectory_plots", "grader.items", "grader.feedback", "matplotlib", "matplotlib.pyplot", "matplotlib.ticker")
 
 
 def preload(*, report: bool = False, symbolic: bool = False) -> None:

@@ -11,8 +11,8 @@ Method, in the order it is tried:
    variable (exactly when it is linear in it, by bisection otherwise), so that
    ``<`` and ``<=`` are told apart at the boundary itself.  A point where the
    two answers differ is a counter-example and decides ``different``.
-2. **Symbolic** (in a SymPy worker process that is killed after ``timeout``
-   seconds): ``simplify(student - reference) == 0`` under the symbols'
+2. **Symbolic** (in a SymPy worker process, :mod:`grader.sympy_client`, that is killed after
+   ``timeout`` seconds): ``simplify(student - reference) == 0`` under the symbols'
    assumptions for expressions; for conditions and equations, both are solved
    for the table's designated variable when they are linear in it and the
    bounds are compared.  A zero residual decides ``equal`` (method
@@ -24,26 +24,19 @@ Method, in the order it is tried:
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import contextvars
 import itertools
 import math
-import json
-import os
 import random
-import select
-import signal
-import subprocess
-import threading
-import sys
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
-from grader.formula import Formula, FormulaError, Node, Number, SymbolTable, Undefined, evaluate, parse
+from grader.formula import Formula, Node, Number, SymbolTable, Undefined, evaluate, parse
+# Budget, budget, SymbolicWorker and start_worker are part of this module's interface; they live with
+# the worker's client.
+from grader.sympy_client import Budget, SymbolicWorker, budget, shared_worker, start_worker  # noqa: F401
+from problems.variants import format_value
 
 __all__ = [
     "Verdict",
@@ -265,215 +258,18 @@ def _boundary_points(conds: list[Node], table: SymbolTable, names: list[str], se
                             yield cand
 
 
-# ----------------------------------------------------------------------------- worker
-
-class Budget:
-    """A time budget shared by the symbolic requests of one task (grading one notebook's answers).
-
-    Time spent waiting for the shared worker (another thread's request, a worker restart) is
-    given back: a slow neighbour in ``--jobs N`` must not use up this notebook's budget.
-    """
-
-    def __init__(self, seconds: float):
-        self.seconds = float(seconds)
-        self.deadline = time.monotonic() + self.seconds
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def give_back(self, seconds: float) -> None:
-        self.deadline += max(0.0, seconds)
-
-
-_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("ravine_symbolic_budget",
-                                                                        default=None)
-
-
-@contextlib.contextmanager
-def budget(seconds: float) -> Iterator[Budget]:
-    """Within this block (this thread), symbolic requests share ``seconds`` in all."""
-    b = Budget(seconds)
-    token = _BUDGET.set(b)
-    try:
-        yield b
-    finally:
-        _BUDGET.reset(token)
-
-
-# The worker runs isolated (-I: no PYTHON* variables, no user site, no script directory on
-# sys.path) and without the site module (-S: no .pth file in site-packages runs in it).  Its
-# sys.path is the standard library, ravine's root and the directories SymPy and mpmath live in.
-_BOOT = "import sys; sys.path[:0] = sys.argv[1:]; import grader._symworker as w; w.main()"
-GRACE = 2.0  # seconds the worker gets beyond a request's timeout to answer "timed out" itself
-
-
-def _library_dirs() -> list[str]:
-    import importlib.util
-
-    dirs: list[str] = []
-    for name in ("sympy", "mpmath", "gmpy2"):
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None and spec.origin:
-            d = str(Path(spec.origin).resolve().parent.parent)
-            if d not in dirs:
-                dirs.append(d)
-    return dirs
-
-
-class SymbolicWorker:
-    """A SymPy child process that answers one JSON request per line.
-
-    A request carries its timeout: the worker interrupts SymPy itself (SIGALRM) and answers
-    with an error, so it normally survives; if it does not answer within ``GRACE`` more
-    seconds it is killed and restarted lazily.  Disabled entirely when the environment
-    variable ``RAVINE_NO_SYMBOLIC`` is set (numeric checks only).
-    """
-
-    def __init__(self, *, startup_timeout: float = 30.0):
-        self.startup_timeout = startup_timeout
-        self.proc: subprocess.Popen[str] | None = None
-        self.failed_start = False
-        # One request at a time: `ravine grade --jobs N` grades notebooks from N threads.
-        self._lock = threading.Lock()
-
-    def _start(self) -> bool:
-        if self.failed_start:
-            return False
-        root = str(Path(__file__).resolve().parent.parent)
-        # Not RAVINE_SEED nor anything else of the grader's environment.
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "SYSTEMROOT")}
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _BOOT, root, *_library_dirs()], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=root, env=env,
-                start_new_session=True)
-        except OSError:
-            self.failed_start = True
-            return False
-        line = self._readline(self.startup_timeout)
-        if line is None or "ready" not in line:
-            self.kill()
-            self.failed_start = True
-            return False
-        return True
-
-    def _readline(self, timeout: float) -> str | None:
-        assert self.proc is not None and self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = self.proc.stdout.readline()
-        return line or None
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                pass
-            for stream in (self.proc.stdin, self.proc.stdout):
-                try:
-                    if stream:
-                        stream.close()
-                except OSError:
-                    pass
-            self.proc = None
-
-    def request(self, req: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        """The answer, or None on timeout / failure (the worker is then killed). Thread-safe."""
-        if os.environ.get("RAVINE_NO_SYMBOLIC"):
-            return None
-        b = _BUDGET.get()
-        waited = time.monotonic()
-        with self._lock:
-            if b is not None:
-                b.give_back(time.monotonic() - waited)
-            return self._request(req, timeout, b)
-
-    def start(self) -> bool:
-        """Start the worker now (if it is not running); False if it cannot start."""
-        with self._lock:
-            if self.proc is not None and self.proc.poll() is None:
-                return True
-            self.proc = None
-            return self._start()
-
-    def _request(self, req: dict[str, Any], timeout: float, b: Budget | None = None) -> dict[str, Any] | None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = None
-            began = time.monotonic()
-            started = self._start()
-            if b is not None:
-                b.give_back(time.monotonic() - began)
-            if not started:
-                return None
-        if b is not None:
-            timeout = min(timeout, b.remaining())
-            if timeout <= 0.01:
-                return None  # the budget is spent: no request, and the worker stays up
-        assert self.proc is not None and self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(json.dumps({**req, "timeout": timeout}) + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self.kill()
-            return None
-        line = self._readline(timeout + GRACE)
-        if line is None:
-            self.kill()
-            return None
-        try:
-            out = json.loads(line)
-        except json.JSONDecodeError:
-            self.kill()
-            return None
-        return out if isinstance(out, dict) and "error" not in out else None
-
-
-_WORKER: SymbolicWorker | None = None
-_WORKER_LOCK = threading.Lock()
-
-
-def _worker() -> SymbolicWorker:
-    global _WORKER
-    with _WORKER_LOCK:
-        if _WORKER is None:
-            _WORKER = SymbolicWorker()
-            atexit.register(_WORKER.kill)
-        return _WORKER
-
-
-def start_worker() -> bool:
-    """Start the shared SymPy worker now, e.g. before any student code runs (``engine.preload``)."""
-    if os.environ.get("RAVINE_NO_SYMBOLIC"):
-        return False
-    return _worker().start()
-
-
 # ----------------------------------------------------------------------------- compare
 
 def _fmt(v: Number) -> str:
-    if isinstance(v, Fraction):
-        d = v.denominator
-        while d % 2 == 0:
-            d //= 2
-        while d % 5 == 0:
-            d //= 5
-        if d == 1 and len(str(v)) <= 16:  # a terminating decimal: print it exactly
-            text = f"{float(v):.12g}"
-            if Fraction(text) == v:
-                return text
-        if len(str(v)) <= 12:
-            return f"{v} (≈ {float(v):.6g})"
-        return f"{float(v):.6g}"
-    return f"{v:.6g}"
+    """A value in a message: ``variants.format_value``'s exact text when it is a short decimal
+    (0.99, 120), else the fraction with its float (1/3 (≈ 0.333333)), else the float alone."""
+    if not isinstance(v, Fraction):
+        return f"{v:.6g}"
+    exact = format_value(v)
+    digits = exact.split("e")[0].lstrip("-").replace(".", "").strip("0")
+    if "/" not in exact and len(str(v)) <= 16 and len(digits) <= 12:
+        return exact
+    return f"{v} (≈ {float(v):.6g})" if len(str(v)) <= 12 else f"{float(v):.6g}"
 
 
 def _point(env: dict[str, Number]) -> dict[str, str]:
@@ -503,7 +299,7 @@ def compare(student: Formula | str, reference: Formula | str, table: SymbolTable
 
 
 def _symbolic_zero(s: Formula, r: Formula, table: SymbolTable, timeout: float) -> bool:
-    out = _worker().request({"op": "expr", "a": s.text, "b": r.text, "table": table.to_dict()}, timeout)
+    out = shared_worker().request({"op": "expr", "a": s.text, "b": r.text, "table": table.to_dict()}, timeout)
     return bool(out is not None and out.get("zero"))
 
 
@@ -543,7 +339,7 @@ def _compare_expr(s: Formula, r: Formula, table: SymbolTable, *, symbolic: bool,
         else:
             agree += 1
     if symbolic:
-        out = _worker().request({"op": "expr", "a": s.text, "b": r.text, "table": table.to_dict()},
+        out = shared_worker().request({"op": "expr", "a": s.text, "b": r.text, "table": table.to_dict()},
                                 timeout)
         if out is not None and out.get("zero"):
             return Verdict("equal", "symbolic", "simplify(answer - reference) = 0 under the "
@@ -620,7 +416,7 @@ def _compare_cond(s: Formula, r: Formula, table: SymbolTable, *, symbolic: bool,
         false_seen += not hr
     note = ""
     if symbolic:
-        out = _worker().request({"op": "cond", "a": s.text, "b": r.text, "table": table.to_dict()},
+        out = shared_worker().request({"op": "cond", "a": s.text, "b": r.text, "table": table.to_dict()},
                                 timeout)
         if out is not None and out.get("equal") is True:
             return Verdict("equal", "symbolic", f"both reduce to {out.get('detail')}",
@@ -634,11 +430,3 @@ def _compare_cond(s: Formula, r: Formula, table: SymbolTable, *, symbolic: bool,
     return Verdict("undecided", "none", f"only {agree} comparable points "
                    f"({true_seen} inside, {false_seen} outside){'; ' + note if note else ''}",
                    points=agree)
-
-
-def try_parse(text: str, table: SymbolTable) -> Formula | FormulaError:
-    """The parsed formula, or the error (never raises)."""
-    try:
-        return parse(text, table)
-    except FormulaError as exc:
-        return exc

@@ -5,7 +5,7 @@ Layout written under ``--out DIR`` (copy ``questions/ravine/`` into a course's `
     DIR/questions/ravine/<ID>/info.json        one question per problem of the bank
     DIR/questions/ravine/<ID>/question.html
     DIR/questions/ravine/<ID>/server.py        self-contained (numpy/sympy only), variants baked in
-    DIR/questions/ravine/UR/...                the update rules: external grading
+    DIR/questions/ravine/UR/...                the update rules: external grading (grader/export_prairielearn_ur.py)
         info.json (gradingMethod External), question.html (pl-file-editor), initial_code.py,
         tests/ravine-prairielearn.json (settings); the hidden checks' seed is RAVINE_SEED in
         info.json's externalGradingOptions.environment: keep the course repository private
@@ -79,7 +79,7 @@ def _inline(text: str) -> str:
     return out
 
 
-def _paragraphs(text: str) -> str:
+def paragraphs_html(text: str) -> str:
     return "\n".join(f"<p>{_inline(p.strip())}</p>" for p in re.split(r"\n\s*\n", text) if p.strip())
 
 
@@ -275,12 +275,12 @@ def _question_data(problem: Any, variants: list[dict[str, Fraction]], report: Ex
     question = {"problem": problem.id, "parts": parts}
     variants_data = [{"params": _format_params(params), "answers": answers[i]}
                      for i, params in enumerate(variants)]
-    html_text = ("<pl-question-panel>\n" + _paragraphs(problem.statement) + "\n</pl-question-panel>\n\n"
+    html_text = ("<pl-question-panel>\n" + paragraphs_html(problem.statement) + "\n</pl-question-panel>\n\n"
                  + "\n".join(body) + "\n")
     return question, variants_data, html_text
 
 
-def _info(problem: Any, *, grading: str, single: bool, **extra: Any) -> dict[str, Any]:
+def question_info(problem: Any, *, grading: str, single: bool, **extra: Any) -> dict[str, Any]:
     info: dict[str, Any] = {
         "uuid": question_uuid(problem.id),
         "type": "v3",
@@ -297,7 +297,7 @@ def _info(problem: Any, *, grading: str, single: bool, **extra: Any) -> dict[str
     return info
 
 
-def _write(path: Path, text: str) -> None:
+def write_file(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
@@ -310,90 +310,14 @@ def _write_answer_question(qdir: Path, problem: Any, n_variants: int, report: Ex
     auto = sum(p["points"] for p in question["parts"] if p["kind"] != "manual")
     manual = sum(p["points"] for p in question["parts"] if p["kind"] == "manual")
     grading = "Manual" if auto == 0 else "Internal"
-    _write(qdir / "info.json", json.dumps(_info(problem, grading=grading, single=len(variants) == 1),
+    write_file(qdir / "info.json", json.dumps(question_info(problem, grading=grading, single=len(variants) == 1),
                                           indent=2) + "\n")
-    _write(qdir / "question.html", body)
-    _write(qdir / "server.py", SERVER_PY.format(problem_id=problem.id,
+    write_file(qdir / "question.html", body)
+    write_file(qdir / "server.py", SERVER_PY.format(problem_id=problem.id,
                                                 question_json=json.dumps(question, separators=(",", ":")),
                                                 variants_json=json.dumps(variants_data, separators=(",", ":"))))
     report.variants[problem.id] = len(variants)
     report.points[f"ravine/{problem.id}"] = (auto, manual)
-
-
-# ------------------------------------------------------------------------------ UR: external grading
-
-DOCKERFILE = """# The grader image of the PrairieLearn question ravine/UR (external grading).
-# Build and publish it (PrairieLearn pulls images from Docker Hub), with the tag info.json names:
-#   docker build -t {image} .  &&  docker push {image}
-FROM python:3.12-slim
-COPY ravine-src /opt/ravine-src
-RUN python3 -m pip install --no-cache-dir /opt/ravine-src \\
- && ravine prairielearn --help > /dev/null
-# PrairieLearn mounts the job at /grade: student/ (the submission), tests/ (the question's tests/
-# folder with ravine-prairielearn.json) and writes nothing else; results/results.json is ours.
-ENTRYPOINT ["ravine", "prairielearn", "--root", "/grade"]
-"""
-
-
-def _initial_code() -> str:
-    from problems.registry import EXERCISES
-
-    lines = ['"""The update rules and helpers (see the question for the contract)."""', "",
-             "import numpy as np", ""]
-    for e in EXERCISES.values():
-        m = re.match(r"^(\w+)\(([^)]*)\)", e.signature)
-        assert m is not None, e.signature
-        lines += ["", f"def {m.group(1)}({m.group(2)}):", f'    """{e.statement}"""',
-                  "    raise NotImplementedError", ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _copy_source(dest: Path) -> None:
-    from . import __version__
-    from .gradescope import PYPROJECT
-
-    for name in ("grader", "problems", "solvers"):
-        module = __import__(name)
-        if module.__file__ is None:
-            raise RuntimeError(f"cannot locate ravine's package {name!r}")
-        root = Path(module.__file__).resolve().parent
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".json", ".md", ".txt"):
-                _write(dest / name / p.relative_to(root), p.read_text(encoding="utf-8"))
-    _write(dest / "pyproject.toml", PYPROJECT.format(version=__version__))
-
-
-def _write_ur_question(out: Path, qdir: Path, *, image: str, seed: int, timeout: int,
-                       report: ExportReport) -> None:
-    from problems import registry
-    from problems.registry import EXERCISES
-
-    from .prairielearn import SETTINGS_NAME
-
-    problem = registry.get("UR")
-    info = _info(problem, grading="External", single=True,
-                 externalGradingOptions={"image": image, "timeout": int(timeout),
-                                         # the hidden checks' seed: in the grader's environment, which
-                                         # the student's process never sees (its own is scrubbed)
-                                         "environment": {"RAVINE_SEED": str(int(seed))}})
-    _write(qdir / "info.json", json.dumps(info, indent=2) + "\n")
-    items = "\n".join(f"  <li><code>{html.escape(e.signature)}</code> ({e.points:g} points): "
-                      f"{html.escape(e.statement)}</li>" for e in EXERCISES.values())
-    _write(qdir / "question.html",
-           "<pl-question-panel>\n" + _paragraphs(problem.statement)
-           + f"\n<ul>\n{items}\n</ul>\n<p>Public and hidden checks grade each function; hidden checks do "
-           "not show their inputs.</p>\n"
-           '<pl-file-editor file-name="update_rules.py" ace-mode="ace/mode/python" '
-           'source-file-name="initial_code.py"></pl-file-editor>\n</pl-question-panel>\n\n'
-           "<pl-submission-panel>\n  <pl-external-grader-results></pl-external-grader-results>\n"
-           "  <pl-file-preview></pl-file-preview>\n</pl-submission-panel>\n")
-    _write(qdir / "initial_code.py", _initial_code())
-    settings = {"file": "update_rules.py"}
-    _write(qdir / "tests" / SETTINGS_NAME, json.dumps(settings, indent=2) + "\n")
-    (qdir / "tests" / SETTINGS_NAME).chmod(0o600)
-    _write(out / "grader-image" / "Dockerfile", DOCKERFILE.format(image=image))
-    _copy_source(out / "grader-image" / "ravine-src")
-    report.points["ravine/UR"] = (problem.points, 0.0)
 
 
 # ------------------------------------------------------------------------------ all
@@ -402,27 +326,29 @@ def export_prairielearn(out: Path, *, variants: int = 20, image: str = DEFAULT_I
                         seed: int | None = None, timeout: int = 120,
                         problems: list[Any] | None = None) -> ExportReport:
     """Write the fragment under ``out`` (see the module docstring); returns what was written."""
-    from problems import registry
+    from problems import exercise_registry
+
+    from .export_prairielearn_ur import write_ur_question
 
     report = ExportReport(out)
     seed = secrets.randbelow(2**31) if seed is None else seed
-    for problem in problems if problems is not None else list(registry.PROBLEMS.values()):
+    for problem in problems if problems is not None else list(exercise_registry.PROBLEMS.values()):
         qdir = out / QUESTION_ROOT / problem.id
         if any(p.kind == "implementation" for p in problem.parts):
             if not all(p.kind == "implementation" for p in problem.parts):
                 raise ValueError(f"{problem.id}: mixes implementation and answer parts")
-            _write_ur_question(out, qdir, image=image, seed=seed, timeout=timeout, report=report)
+            write_ur_question(out, qdir, image=image, seed=seed, timeout=timeout, report=report)
             report.variants[problem.id] = 1
         else:
             _write_answer_question(qdir, problem, variants, report)
         report.questions.append(f"ravine/{problem.id}")
-    numeric = [p.id for problem in (problems if problems is not None else registry.PROBLEMS.values())
+    numeric = [p.id for problem in (problems if problems is not None else exercise_registry.PROBLEMS.values())
                for p in problem.parts if p.kind == "numeric"]
     if numeric:
         report.notes.append(f"numeric parts ({', '.join(numeric)}) take a number or a fraction a/b "
                             "(pl-number-input), not a numeric formula such as 1/(1-0.9) as in ravine")
-    _write(out / ASSESSMENT / "infoAssessment.json", json.dumps(_assessment(report), indent=2) + "\n")
-    _write(out / "README.md", _readme(report, image))
+    write_file(out / ASSESSMENT / "infoAssessment.json", json.dumps(_assessment(report), indent=2) + "\n")
+    write_file(out / "README.md", _readme(report, image))
     return report
 
 

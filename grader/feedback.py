@@ -96,7 +96,7 @@ def _visible_output(test: TestResult) -> str:
 
 def trajectory_png(panel: Mapping[str, Any]) -> bytes:
     """The ``check --plot`` figure of one trajectory check, as PNG bytes."""
-    from .plots import plot_trajectories
+    from .trajectory_plots import plot_trajectories
 
     with tempfile.TemporaryDirectory(prefix="ravine-fig-") as d:
         path = plot_trajectories([dict(panel)], Path(d) / "figure.png")

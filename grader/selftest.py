@@ -59,15 +59,15 @@ class SelftestReport:
 
 
 def bank_problems() -> list[Any]:
-    from problems import registry
+    from problems import exercise_registry
 
-    return list(registry.PROBLEMS.values())
+    return list(exercise_registry.PROBLEMS.values())
 
 
 def bank_exercises() -> list[Any]:
-    from problems import registry
+    from problems import exercise_registry
 
-    return list(registry.EXERCISES.values())
+    return list(exercise_registry.EXERCISES.values())
 
 
 def variant_seeds(n: int) -> list[tuple[str, bytes]]:
@@ -95,7 +95,7 @@ def _check_part(part: Any, params: Mapping[str, Fraction], where: str, variant: 
                 fail: Callable[[Failure], None], counts: Counter, timeout: float) -> None:
     from problems.variants import render
 
-    from .answers import grade_part
+    from .answer_grading import grade_part
 
     def bad(answer: str, message: str) -> None:
         fail(Failure(where, variant, answer, message))
@@ -147,14 +147,14 @@ def _check_derivation_part(part: Any, params: Mapping[str, Fraction], where: str
                            fail: Callable[[Failure], None], counts: Counter, timeout: float) -> None:
     from problems.variants import render
 
-    from .answers import grade_part
-    from .derivcheck import Derivation, Step, check_derivation
+    from .answer_grading import grade_part
+    from .derivcheck import StudentDerivation, StudentStep, check_derivation
     from .formula import SymbolTable
 
     table = SymbolTable.from_dict(part.table_data())
     target = render(part.reference, params)
     given = render(part.given, params) if part.given else None
-    result = check_derivation(Derivation(steps=[Step(target)], given=given), table, target=target,
+    result = check_derivation(StudentDerivation(steps=[StudentStep(target)], given=given), table, target=target,
                               timeout=timeout)
     counts["derivation parts"] += 1
     if not result.ok:

@@ -5,6 +5,6 @@
 part's exercise (``EXERCISES`` maps function -> exercise).  Imports nothing of the grader.
 """
 
-from .registry import EXERCISES, FUNCTIONS, PROBLEMS, default_params, exercise, get, part, parts
+from .exercise_registry import EXERCISES, FUNCTIONS, PROBLEMS, default_params, exercise, get, part, parts
 
 __all__ = ["PROBLEMS", "EXERCISES", "FUNCTIONS", "get", "part", "parts", "exercise", "default_params"]

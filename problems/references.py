@@ -107,9 +107,9 @@ def to_text(expr: Any) -> str:
 def generate(parts: Iterable[Any] | None = None) -> dict[str, str]:
     """Recipe -> reference text for every derived part (bank order)."""
     if parts is None:
-        from . import registry
+        from . import exercise_registry
 
-        parts = registry.parts()
+        parts = exercise_registry.parts()
     known = results()
     out: dict[str, str] = {}
     for part in parts:

@@ -98,7 +98,7 @@ class Mistake:
     ``id`` names it in feedback and tags, ``message`` explains it to the student,
     ``credit`` is the fraction of the points it still earns, ``matcher`` recognises it
     (see ``Matcher``).  How a matcher is compared is the grader's business
-    (``grader.checks`` for checks, ``grader.answers`` for parts).
+    (``grader.checks`` for checks, ``grader.answer_grading`` for parts).
     """
 
     id: str

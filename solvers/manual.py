@@ -40,7 +40,7 @@ def write_manual(out_dir: Path | str, *, names: list[str] | None = None, figures
 
     from . import derive
     from .derive.render import render_markdown
-    from .figures import draw_all
+    from .manual_figures import draw_all
 
     t0 = time.perf_counter()
     out = Path(out_dir)

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 
 import problems
-from grader.answers import answer_text, grade_answers, read_answers
-from problems import registry
+from grader.answer_grading import answer_text, grade_answers, read_answers
+from problems import exercise_registry
 from problems.variants import draw_params, render, student_seed
 
 TV_DERIVATION = "v - beta*v = g   -- collect v\nv*(1-beta) = g\nv = g/(1-beta)"
@@ -34,7 +34,7 @@ def by_part(results):  # type: ignore[no-untyped-def]
 
 def test_reference_answers_score_full_marks() -> None:
     res = by_part(grade_answers(reference_answers(), student_id=None, secret=None))
-    assert set(res) == {p.id for p in registry.parts() if p.graded_by_answers}
+    assert set(res) == {p.id for p in exercise_registry.parts() if p.graded_by_answers}
     for pid, r in res.items():
         if problems.part(pid).kind == "text":
             assert (r.status, r.score) == ("pending", 0.0)
@@ -56,7 +56,7 @@ def test_reference_answers_for_a_student_variant() -> None:
     assert res2["P1.c"].score == 0 and res2["P1.a"].score == res2["P1.a"].max_score
 
 
-MISTAKES = [(part.id, m.id, m.matcher, m.credit) for part in registry.parts()
+MISTAKES = [(part.id, m.id, m.matcher, m.credit) for part in exercise_registry.parts()
             for m in part.mistakes]
 
 
@@ -65,7 +65,7 @@ MISTAKES = [(part.id, m.id, m.matcher, m.credit) for part in registry.parts()
 def test_anticipated_mistakes_are_recognised(part_id: str, mistake_id: str, answer: str,
                                              credit: float) -> None:
     part = problems.part(part_id)
-    text = render(answer, registry.default_params(part))
+    text = render(answer, exercise_registry.default_params(part))
     (r,) = [x for x in grade_answers({part_id: text}, student_id=None, secret=None,
                                      problems=[part.problem_id]) if x.part == part_id]
     assert mistake_id in r.diagnoses

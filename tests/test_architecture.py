@@ -57,3 +57,30 @@ def test_check_startup_pays_for_neither_sympy_nor_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_module_names_say_what_they_are():
+    # no two modules share a name (two doctor.py, two answers.py, ...), except a command module and
+    # what it runs (grader/commands/report.py -> grader/report.py, solvers/commands/race.py -> lab/race.py)
+    by_name: dict[str, list[str]] = {}
+    for pkg in sorted(OURS):
+        for p in package_files(pkg):
+            if p.name != "__init__.py":
+                by_name.setdefault(p.name, []).append(str(p.relative_to(ROOT)))
+    def clash(paths: list[str]) -> bool:
+        commands = [p for p in paths if "/commands/" in p]
+        others = [p for p in paths if "/commands/" not in p]
+        return len(commands) > 1 or len(others) > 1 or \
+            any(c.split("/")[0] != o.split("/")[0] for c in commands for o in others)
+
+    assert {name: paths for name, paths in by_name.items() if clash(paths)} == {}
+
+
+def test_student_derivations_are_not_the_textbooks():
+    # grader.derivcheck parses a student's text; solvers.derive.core holds the textbook's checked steps
+    def classes(path: Path) -> set[str]:
+        return {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef)}
+
+    grader_side, textbook = classes(ROOT / "grader/derivcheck.py"), classes(ROOT / "solvers/derive/core.py")
+    assert {"StudentStep", "StudentDerivation"} <= grader_side and {"Step", "Derivation"} <= textbook
+    assert grader_side & textbook == set()

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import problems
-from grader.answers import grade_answers
+from grader.answer_grading import grade_answers
 from grader.assign import RosterError, Student, build_notebook, load_roster, read_roster
 from grader.commands import assign as assign_cmd
 from problems.variants import draw_params, render, student_seed
@@ -71,7 +71,7 @@ def test_answer_cells_for_every_answer_part(generated: Path) -> None:
     nb = nbformat.read(str(generated / "s001.ipynb"), as_version=4)
     parts = [c.metadata["ravine"]["part"] for c in nb.cells
              if c.cell_type == "markdown" and "part" in c.metadata.get("ravine", {})]
-    assert parts == [p.id for p in problems.registry.parts() if p.graded_by_answers]
+    assert parts == [p.id for p in problems.exercise_registry.parts() if p.graded_by_answers]
     # an untouched notebook scores zero and says where to answer
     res = grade_answers(generated / "s001.ipynb", student_id="s001", secret=SECRET)
     assert sum(r.score for r in res) == 0
@@ -183,3 +183,16 @@ def test_build_notebook_validates() -> None:
     nb = build_notebook(None, None, filename="assignment.ipynb")
     nbformat.validate(nb)
     assert nb.nbformat == 4
+
+
+def test_an_unreadable_secret_is_named_as_the_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a name too long for the file system: an OSError that is neither "missing" nor "a directory"
+    # (root reads any file, so a chmod cannot make one unreadable here)
+    (tmp_path / "r.csv").write_text(ROSTER)
+    unreadable = str(tmp_path / ("s" * 300))
+    code, _, err = run_assign(capsys, "--out", str(tmp_path / "o"), "--roster", str(tmp_path / "r.csv"),
+                              "--secret-file", unreadable)
+    assert code == 2
+    assert f"ravine assign: {unreadable}: cannot read the secret: File name too long" in err
+    assert "cannot write" not in err  # it used to be reported as a problem with --out
+    assert not (tmp_path / "o").exists()

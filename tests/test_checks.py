@@ -13,7 +13,7 @@ import pytest
 from grader.checks import compare_positions, compile_check
 from grader.gradescope import tags
 from grader.sandbox import Outcome
-from problems import registry as U
+from problems import exercise_registry as U
 from problems.checkspec import Tolerance, TrajectoryCheck
 from solvers import rules
 from solvers.objectives import build

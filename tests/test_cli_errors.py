@@ -132,7 +132,7 @@ def test_plot_of_extreme_trajectories_is_drawn(tmp_path):
 
 
 def test_racer_names_match_the_lab():
-    from grader.commands.race import OBJECTIVES, RACER_NAMES
+    from solvers.commands.race import OBJECTIVES, RACER_NAMES
     from solvers.lab.race import RACE_OBJECTIVES, RACERS
 
     assert RACER_NAMES == tuple(RACERS) and OBJECTIVES == tuple(RACE_OBJECTIVES)

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from solvers import derive, objectives, rules
-from solvers.derive import answers
+from solvers.derive import final_formulas as formulas
 from solvers.derive.core import Derivation, Domain, Simulation, SimulationResult, Step, check_step
 from solvers.derive.render import render
 from solvers.derive.symbols import beta, g, lam, lr, t, x
@@ -190,24 +190,24 @@ def test_unknown_name_lists_the_names() -> None:
 # --- final formulas equal the textbook forms ------------------------------------------
 
 
-@pytest.mark.parametrize("name", answers.names())
+@pytest.mark.parametrize("name", formulas.names())
 def test_each_answer_is_what_its_derivation_derives(name: str) -> None:
     # the answer's formula is read from its derivation's results (stated once), and
     # verify() requires every result to appear in one of the derivation's checked steps
-    a = answers.get(name)
+    a = formulas.get(name)
     d = derive.get(a.derivation)
     assert name in d.results, f"{a.derivation} does not derive {name}"
     assert _is_zero(sp.sympify(d.results[name]) - sp.sympify(a.expr)), (d.results[name], a.expr)
 
 
 def test_an_answer_its_derivation_does_not_derive_is_refused() -> None:
-    bogus = answers.Answer("no_such_result", (), "stable-lr", "")
+    bogus = formulas.Answer("no_such_result", (), "stable-lr", "")
     with pytest.raises(KeyError, match="'stable-lr' does not derive 'no_such_result'"):
         bogus.expr
 
 
 def test_textbook_values() -> None:
-    A = answers.get
+    A = formulas.get
     assert A("stable_lr").evaluate(lambda_max=100) == pytest.approx(0.02)
     assert A("effective_lr").evaluate(lr=0.01, beta=0.9) == pytest.approx(0.1)
     assert A("effective_lr_table").evaluate() == [[1.0], [2.0], [10.0], [20.0], [100.0]]
@@ -224,7 +224,7 @@ def test_textbook_values() -> None:
     assert A("iterations_to_epsilon").evaluate(kappa=100, epsilon=1e-6) == pytest.approx(683.8, abs=0.05)
     assert A("p6_new_lr").evaluate(lr=0.01) == pytest.approx(0.001)
     assert A("quiz_answer").expr == sp.Symbol("b")
-    assert all(a.assumptions or not a.symbols for a in answers.ANSWERS.values())
+    assert all(a.assumptions or not a.symbols for a in formulas.ANSWERS.values())
     with pytest.raises(KeyError, match="needs values for beta"):
         A("effective_lr").evaluate(lr=0.1)
 
@@ -300,7 +300,7 @@ def _final_abs(variant: str, lr_value: float, beta_value: float, steps: int = 40
 def test_stability_regions_predict_the_reference_rules(beta_value: float, factor: float) -> None:
     assume(abs(factor - 1.0) > 0.05)  # stay clear of the boundary, where convergence is arbitrarily slow
     for variant, answer in (("momentum", "heavy_ball_region_upper"), ("nesterov", "nesterov_region_upper")):
-        edge = answers.get(answer).evaluate(beta=beta_value)
+        edge = formulas.get(answer).evaluate(beta=beta_value)
         x_final = _final_abs(variant, factor * edge, beta_value)
         if factor < 1:
             assert x_final < 1e-2, (variant, beta_value, factor, x_final)
@@ -477,4 +477,4 @@ def test_effective_memory_is_a_length_not_the_total_weight(reports: dict[str, de
     text = _text(reports["terminal-velocity"])
     assert "effective memory: the total weight" not in text
     assert "mean age" in text and "amplification" in text
-    assert "total weight" not in answers.get("effective_memory").description
+    assert "total weight" not in formulas.get("effective_memory").description

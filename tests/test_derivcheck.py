@@ -202,7 +202,7 @@ ONE_RULE_CASES = [
 @pytest.mark.parametrize("text,passes,points", ONE_RULE_CASES)
 def test_verify_problem_and_grade_apply_one_rule(tmp_path: Path, text: str, passes: bool,
                                                  points: float) -> None:
-    from grader.answers import grade_answers
+    from grader.answer_grading import grade_answers
 
     f = tmp_path / "tv.txt"
     f.write_text(text)

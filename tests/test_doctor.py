@@ -11,9 +11,9 @@ import pytest
 
 from grader.cli import main
 
-from grader.commands.doctor import CurveFileError, read_curves
+from solvers.commands.doctor import CurveFileError, read_curves
 from solvers.lab.curves import symptom_curves
-from solvers.lab.doctor import LECTURE_TABLE, Thresholds, diagnose
+from solvers.lab.curve_doctor import LECTURE_TABLE, Thresholds, diagnose
 
 CURVES = {c.name: c for c in symptom_curves(seed=0)}
 

@@ -8,8 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from grader import equivalence
-from grader.equivalence import SymbolicWorker, compare, implies, sample_points
+from grader import equivalence, sympy_client
+from grader.equivalence import compare, implies, sample_points
+from grader.sympy_client import SymbolicWorker
 from grader.formula import SymbolSpec, SymbolTable, parse
 
 T = SymbolTable(
@@ -158,7 +159,7 @@ def test_symbolic_timeout_falls_back_to_numeric(monkeypatch: pytest.MonkeyPatch)
 
     real.request({"op": "expr", "a": "1", "b": "1", "table": T.to_dict()}, 30)  # started
     pid = real.proc.pid  # type: ignore[union-attr]
-    monkeypatch.setattr(equivalence, "_worker", lambda: Hanging())
+    monkeypatch.setattr(equivalence, "shared_worker", lambda: Hanging())
     t0 = time.perf_counter()
     v = compare("g*(1-beta^3)/(1-beta)", "g*(1+beta+beta^2)", T, timeout=0.5)
     assert time.perf_counter() - t0 < 5
@@ -190,7 +191,7 @@ def test_a_worker_that_does_not_answer_is_killed(monkeypatch: pytest.MonkeyPatch
     assert w.request({"op": "expr", "a": "1", "b": "1", "table": T.to_dict()}, 30) is not None
     # SIGALRM ignored (as by a long C call): only the grader's own deadline is left
     w.proc.send_signal(__import__("signal").SIGSTOP)  # type: ignore[union-attr]
-    monkeypatch.setattr(equivalence, "GRACE", 0.2)
+    monkeypatch.setattr(sympy_client, "GRACE", 0.2)
     assert w.request({"op": "expr", "a": "lr", "b": "lr", "table": T.to_dict()}, 0.3) is None
     assert w.proc is None  # killed
 
@@ -293,8 +294,8 @@ def test_worker_module_blocks_late_imports() -> None:
     import sys
 
     code = ("import sys, grader._symworker as w; sys.meta_path.insert(0, w._NoLateImports())\n"
-            "try:\n    import grader.answers\nexcept ImportError as e:\n    print('refused', e)\n"
+            "try:\n    import grader.answer_grading\nexcept ImportError as e:\n    print('refused', e)\n"
             "import json; print('stdlib ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], timeout=60).stdout
-    assert "refused grader.answers" in out and "stdlib ok" in out
+    assert "refused grader.answer_grading" in out and "stdlib ok" in out

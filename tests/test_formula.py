@@ -223,7 +223,7 @@ def test_importing_formula_does_not_import_sympy() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, grader.formula, grader.equivalence, grader.derivcheck, grader.answers, "
+    code = ("import sys, grader.formula, grader.equivalence, grader.derivcheck, grader.answer_grading, "
             "grader.assign, problems; "
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -103,7 +103,7 @@ def test_bad_input_gets_a_specific_message(batch):
 
 
 def test_hidden_outputs_reveal_no_reference_values(batch):
-    from problems.registry import EXERCISES
+    from problems.exercise_registry import EXERCISES
 
     dave = next(r for r in batch.results if r.submission == "dave_mistakes")
     hidden = {s.name: s for e in EXERCISES.values() for s in e.checks(seed=1234) if s.hidden}

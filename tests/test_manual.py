@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 import grader.cli as cli
-from solvers.figures import FIGURES, draw_all
+from solvers.manual_figures import FIGURES, draw_all
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -25,13 +25,24 @@ def ravine():
 
 
 def test_commands_are_registered() -> None:
-    assert cli.COMMANDS["derive"] == "grader.commands.derive"
-    assert cli.COMMANDS["manual"] == "grader.commands.manual"
+    assert cli.COMMANDS["derive"] == "solvers.commands.derive"
+    assert cli.COMMANDS["manual"] == "solvers.commands.manual"
+    assert cli.TEXTBOOK_COMMANDS == ("derive", "manual", "race", "reproduce", "doctor")
+
+
+def test_help_lists_the_textbook_commands_apart(capsys) -> None:
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    grading, _, textbook = out.partition("solution manual and lab commands:")
+    listed = lambda text: {line.split()[0] for line in text.splitlines() if line.startswith("    ") and line.split()}
+    assert set(cli.TEXTBOOK_COMMANDS) <= listed(textbook)
+    assert {"check", "grade", "verify"} <= listed(grading)
+    assert not set(cli.TEXTBOOK_COMMANDS) & listed(grading)
 
 
 def test_import_cost_rule() -> None:
-    code = ("import grader.cli, solvers, solvers.rules, solvers.figures, grader.commands.derive, "
-            "grader.commands.manual; import sys; "
+    code = ("import grader.cli, solvers, solvers.rules, solvers.manual_figures, solvers.commands.derive, "
+            "solvers.commands.manual; import sys; "
             "assert 'sympy' not in sys.modules, 'sympy imported'; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -39,7 +50,7 @@ def test_import_cost_rule() -> None:
 
 
 def test_solvers_derive_imports_nothing_of_grader_or_problems() -> None:
-    for path in list((ROOT / "solvers" / "derive").glob("*.py")) + [ROOT / "solvers" / "figures.py",
+    for path in list((ROOT / "solvers" / "derive").glob("*.py")) + [ROOT / "solvers" / "manual_figures.py",
                                                                      ROOT / "solvers" / "manual.py"]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader.export_prairielearn import QUESTION_ROOT, draw_variants, question_uuid
-from problems import registry
+from problems import exercise_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "submissions"
@@ -84,18 +84,18 @@ def _submit(part: dict, value) -> object:
     return _sympy_json(value) if part["kind"] == "symbolic" else value
 
 
-ANSWER_PROBLEMS = [p.id for p in registry.PROBLEMS.values() if p.id != "UR"]
+ANSWER_PROBLEMS = [p.id for p in exercise_registry.PROBLEMS.values() if p.id != "UR"]
 
 
 # ------------------------------------------------------------------------------ layout and schemas
 
 def test_one_question_per_problem_with_stable_uuids(fragment):
     qroot = fragment / QUESTION_ROOT
-    assert sorted(d.name for d in qroot.iterdir()) == sorted(registry.PROBLEMS)
+    assert sorted(d.name for d in qroot.iterdir()) == sorted(exercise_registry.PROBLEMS)
     for pid in ANSWER_PROBLEMS:
         assert {"info.json", "question.html", "server.py"} <= {f.name for f in (qroot / pid).iterdir()}
         assert json.loads((qroot / pid / "info.json").read_text())["uuid"] == question_uuid(pid)
-    assert len({question_uuid(p) for p in registry.PROBLEMS}) == len(registry.PROBLEMS)
+    assert len({question_uuid(p) for p in exercise_registry.PROBLEMS}) == len(exercise_registry.PROBLEMS)
 
 
 @needs_schemas
@@ -105,7 +105,7 @@ def test_every_info_json_validates_against_prairielearns_schema(fragment):
     schema = json.loads((SCHEMAS / "infoQuestion.json").read_text())
     validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
     infos = sorted(fragment.rglob("info.json"))
-    assert len(infos) == len(registry.PROBLEMS)
+    assert len(infos) == len(exercise_registry.PROBLEMS)
     for info in infos:
         errors = [e.message for e in validator.iter_errors(json.loads(info.read_text()))]
         assert errors == [], (info, errors)
@@ -125,12 +125,12 @@ def test_the_assessment_validates_and_lists_every_question_with_its_points(fragm
               .iter_errors(info)]
     assert errors == []
     questions = {q["id"]: q for q in info["zones"][0]["questions"]}
-    assert set(questions) == {f"ravine/{p}" for p in registry.PROBLEMS}
+    assert set(questions) == {f"ravine/{p}" for p in exercise_registry.PROBLEMS}
     assert questions["ravine/UR"] == {"id": "ravine/UR", "autoPoints": 51.0}
     assert questions["ravine/P3"] == {"id": "ravine/P3", "manualPoints": 3.0}
     assert questions["ravine/P4"] == {"id": "ravine/P4", "autoPoints": 2.0, "manualPoints": 3.0}
     total = sum(q.get("autoPoints", 0) + q.get("manualPoints", 0) for q in questions.values())
-    assert total == sum(p.points for p in registry.PROBLEMS.values())
+    assert total == sum(p.points for p in exercise_registry.PROBLEMS.values())
 
 
 class _Elements(HTMLParser):
@@ -214,10 +214,10 @@ def test_variants_come_from_ravines_generator(fragment):
 
     for pid in ("P1", "P6", "EM", "PM", "LS"):
         server = _server(fragment, pid)
-        expected = [{k: format_value(v) for k, v in p.items()} for p in draw_variants(registry.get(pid), N_VARIANTS)]
+        expected = [{k: format_value(v) for k, v in p.items()} for p in draw_variants(exercise_registry.get(pid), N_VARIANTS)]
         assert [v["params"] for v in server.VARIANTS] == expected
         assert len(server.VARIANTS) == N_VARIANTS
-        choices = {tuple(c) for param in registry.get(pid).params for c in param.choices}
+        choices = {tuple(c) for param in exercise_registry.get(pid).params for c in param.choices}
         for v in server.VARIANTS:  # each baked set is one of the bank's parameter choices
             assert tuple(v["params"].values()) in choices
 

@@ -9,11 +9,11 @@ import pytest
 import problems
 from grader.equivalence import compare
 from grader.formula import SymbolTable, evaluate, parse
-from problems import registry
+from problems import exercise_registry
 from problems.spec import Part, Problem
 from problems.variants import draw_params, format_value, render, student_seed
 
-ANSWER_PARTS = [p for p in registry.parts() if p.graded_by_answers]
+ANSWER_PARTS = [p for p in exercise_registry.parts() if p.graded_by_answers]
 
 
 def test_registry_lookup() -> None:
@@ -28,16 +28,16 @@ def test_registry_lookup() -> None:
 def test_every_lecture_exercise_is_in_the_bank() -> None:
     assert set(problems.PROBLEMS) == {"UR", "P1", "P2", "P3", "P4", "P5", "P6", "TV", "EM", "PM",
                                       "LS", "RQ", "DT"}
-    impl = {p.function for p in registry.parts(kind="implementation")}
+    impl = {p.function for p in exercise_registry.parts(kind="implementation")}
     assert impl == {"sgd_step", "momentum_step", "nesterov_step", "largest_stable_lr",
                     "effective_lr", "classify_critical_point"}
-    kinds = {p.kind for p in registry.parts()}
+    kinds = {p.kind for p in exercise_registry.parts()}
     assert kinds == {"implementation", "symbolic", "numeric", "choice", "text", "derivation"}
 
 
 @pytest.mark.parametrize("part", ANSWER_PARTS, ids=lambda p: p.id)
 def test_references_and_mistakes_parse_and_differ(part: Part) -> None:
-    params = registry.default_params(part)
+    params = exercise_registry.default_params(part)
     if part.kind in ("symbolic", "derivation"):
         table = SymbolTable.from_dict(part.table_data())
         ref = parse(render(part.reference, params), table)
@@ -57,18 +57,18 @@ def test_references_and_mistakes_parse_and_differ(part: Part) -> None:
 
 def test_implementation_parts_carry_their_exercise() -> None:
     # one registry: the implementation exercises are the payload of the UR parts
-    impl = registry.parts(kind="implementation")
-    assert [p.function for p in impl] == list(registry.FUNCTIONS)
+    impl = exercise_registry.parts(kind="implementation")
+    assert [p.function for p in impl] == list(exercise_registry.FUNCTIONS)
     for p in impl:
-        assert registry.exercise(p.function) is p.exercise
+        assert exercise_registry.exercise(p.function) is p.exercise
         assert p.points == p.exercise.points
         assert p.prompt.startswith(f"`{p.exercise.signature}`")
-    assert registry.exercise("effective_lr").signature == "effective_lr(lr, beta) -> float"
+    assert exercise_registry.exercise("effective_lr").signature == "effective_lr(lr, beta) -> float"
     with pytest.raises(KeyError, match="no exercise for function 'adam_step'; known: sgd_step"):
-        registry.exercise("adam_step")
+        exercise_registry.exercise("adam_step")
     from problems import update_rules  # the old names read the same registry
 
-    assert update_rules.EXERCISES is registry.EXERCISES
+    assert update_rules.EXERCISES is exercise_registry.EXERCISES
 
 
 def test_signatures_are_stated_once() -> None:
@@ -79,7 +79,7 @@ def test_signatures_are_stated_once() -> None:
     from solvers import numeric, rollout
 
     one = {**rollout.STUDENT_SIGNATURES, **numeric.SIGNATURES}
-    assert {f: registry.exercise(f).signature for f in registry.FUNCTIONS} == one
+    assert {f: exercise_registry.exercise(f).signature for f in exercise_registry.FUNCTIONS} == one
     assert sandbox.SIGNATURES == one  # the sandbox reads them from solvers too
     assert stub("momentum_step").startswith("def momentum_step(x, v, grad_fn, lr, beta):\n")
     assert stub("classify_critical_point").startswith("def classify_critical_point(H):\n")
@@ -102,7 +102,7 @@ def test_one_mistake_concept_award_and_tolerance() -> None:
     assert tol.accepts(0.0, 1e-6) and not tol.accepts(0.0, 2e-6)
     assert tol.accepts(1.5e-5, 0.0, scale=20.0) and not tol.accepts(2.5e-5, 0.0, scale=20.0)
     # checks and answer parts share the classes
-    assert registry.exercise("sgd_step").public[0].mistakes[0].__class__ is Mistake
+    assert exercise_registry.exercise("sgd_step").public[0].mistakes[0].__class__ is Mistake
     assert problems.part("P1.a").mistakes[0].__class__ is Mistake
     assert problems.part("P1.c").tolerance == Tolerance(rtol=2e-3, atol=0.0)
 
@@ -112,7 +112,7 @@ def test_malformed_specs_are_refused() -> None:
         Part("X.a", "choice", 1, "?", "z")
     with pytest.raises(ValueError, match="names its function"):
         Part("X.a", "implementation", 1, "?")
-    sgd = registry.exercise("sgd_step")
+    sgd = exercise_registry.exercise("sgd_step")
     with pytest.raises(ValueError, match="its exercise has 12"):
         Part("X.a", "implementation", 1, "?", exercise=sgd)
     with pytest.raises(ValueError, match="only implementation parts"):
@@ -171,7 +171,7 @@ def test_references_are_generated_from_the_derivations(request: pytest.FixtureRe
 def test_every_symbolic_numeric_and_derivation_part_is_derived() -> None:
     from problems._references import REFERENCES
 
-    derived = [p for p in registry.parts() if p.kind in DERIVED_KINDS]
+    derived = [p for p in exercise_registry.parts() if p.kind in DERIVED_KINDS]
     assert len(derived) == 21  # 13 symbolic, 7 numeric, 1 derivation
     for p in derived:
         assert p.derived, f"{p.id} states its reference instead of deriving it"
@@ -206,10 +206,10 @@ def test_worked_numbers_agree_with_the_generated_references() -> None:
 
     known = references.results()
     p1c = problems.part("P1.c")
-    assert evaluate(parse(render(p1c.reference, registry.default_params(p1c))).node, {}) == \
+    assert evaluate(parse(render(p1c.reference, exercise_registry.default_params(p1c))).node, {}) == \
         Fraction(str(known["p1_stable_lr"]))
     p6a = problems.part("P6.a")
-    assert evaluate(parse(render(p6a.reference, registry.default_params(p6a))).node, {}) == \
+    assert evaluate(parse(render(p6a.reference, exercise_registry.default_params(p6a))).node, {}) == \
         int(known["p6_ratio"])
 
 

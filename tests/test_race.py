@@ -172,7 +172,7 @@ def test_gif_needs_no_matplotlib_animation_internals(tmp_path: Path, monkeypatch
 
 
 def test_manual_figures(tmp_path: Path) -> None:
-    from solvers.lab.figures import FIGURES
+    from solvers.lab.experiment_figures import FIGURES
 
     assert set(FIGURES) == {"race", "p4", "saddle", "p6"}
     names = set()
@@ -210,9 +210,9 @@ def test_cli_race_bad_input(argv: list[str], message: str, capsys: pytest.Captur
 
 def test_imports_stay_light_and_point_one_way() -> None:
     code = (
-        "import sys, solvers.lab, solvers.lab.race, solvers.lab.mlp, solvers.lab.data, solvers.lab.doctor, "
-        "solvers.lab.curves, solvers.lab.experiments, solvers.lab.figures, grader.commands.race, "
-        "grader.commands.reproduce, grader.commands.doctor; "
+        "import sys, solvers.lab, solvers.lab.race, solvers.lab.mlp, solvers.lab.data, solvers.lab.curve_doctor, "
+        "solvers.lab.curves, solvers.lab.experiments, solvers.lab.experiment_figures, solvers.commands.race, "
+        "solvers.commands.reproduce, solvers.commands.doctor; "
         "print(sorted(m for m in ('matplotlib', 'sklearn', 'sympy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

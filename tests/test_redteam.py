@@ -25,7 +25,7 @@ from grader import results as R
 from grader.results import SubmissionResult
 from grader.sandbox import Limits, resolve
 from grader.submission import MAX_CODE_BYTES, SubmissionError, load_submission
-from problems import registry as U
+from problems import exercise_registry as U
 
 RED = Path(__file__).parent / "fixtures" / "redteam"
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli, selftest as st
-from problems import registry
+from problems import exercise_registry
 from problems.spec import Choice, Mistake, Param, Part, Problem, Sym
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,12 +47,12 @@ def test_shipped_bank_passes_through_the_cli():
     counts = dict(line.strip().rsplit(": ", 1) for line in proc.stdout.splitlines()
                   if line.startswith("  ") and ": " in line)
     # every part of the bank, every anticipated answer, every rule mutant of every check was looked at
-    from problems import registry
+    from problems import exercise_registry
 
-    answer_parts = [p for p in registry.parts() if p.kind != "implementation"]
+    answer_parts = [p for p in exercise_registry.parts() if p.kind != "implementation"]
     assert int(counts["reference answers"]) + int(counts["derivation parts"]) >= len(answer_parts)
     assert int(counts["anticipated answers"]) >= sum(len(p.mistakes) for p in answer_parts)
-    n_mutants = sum(len(s.mistakes) for e in registry.EXERCISES.values() for s in e.public
+    n_mutants = sum(len(s.mistakes) for e in exercise_registry.EXERCISES.values() for s in e.public
                     if s.mistakes and isinstance(s.mistakes[0].matcher, str))
     assert int(counts["mutant runs"]) > n_mutants * 5
     assert int(counts["derivations"]) >= 10
@@ -89,7 +89,7 @@ def test_an_answer_recognised_under_another_id_is_caught():
 
 
 def test_broken_update_rule_check_is_caught():
-    ex = registry.EXERCISES["momentum_step"]
+    ex = exercise_registry.EXERCISES["momentum_step"]
     spec = ex.public[0]
     # a "mutant" that is the reference itself, and a mutant listed twice under two ids
     twin = Mistake("ema-again", "same positions as ema-form", matcher="momentum-ema")

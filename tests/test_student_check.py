@@ -19,7 +19,7 @@ import pytest
 
 import problems
 import problems.update_rules
-from grader.answers import _numeric_value
+from grader.answer_grading import _numeric_value
 from problems.variants import draw_params, render, student_seed
 
 ROOT = Path(__file__).resolve().parents[1]

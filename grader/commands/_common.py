@@ -10,8 +10,9 @@ import argparse
 import math
 import os
 import sys
-from pathlib import Path
 from typing import Callable
+
+from solvers.cli_args import output_dir, output_file, probe_writable  # noqa: F401 - shared with the lab commands
 
 from ..sandbox import ISOLATION_MODES, Isolation, IsolationError, Limits, resolve
 
@@ -79,58 +80,6 @@ def seed_from_env(name: str = "RAVINE_SEED") -> int | None:
 
 class UsageError(Exception):
     """A bad option or input found after parsing: ``grader.cli`` prints it on one line, exit 2."""
-
-
-def output_file(*suffixes: str) -> Callable[[str], Path]:
-    """A file the command will write: one of ``suffixes``, in an existing directory, writable.
-
-    Checked at parse time by creating the file if it is missing (and removing it again), so a
-    long run does not end in "cannot write" after the work is done.
-    """
-
-    def parse(text: str) -> Path:
-        path = Path(text)
-        if suffixes and path.suffix.lower() not in suffixes:
-            raise argparse.ArgumentTypeError(
-                f"{text}: unsupported file type {path.suffix or '(none)'!r}; use {' or '.join(suffixes)}")
-        if path.is_dir():
-            raise argparse.ArgumentTypeError(f"{text}: is a directory, expected a file name")
-        probe_writable(path)
-        return path
-
-    parse.__name__ = "file name"
-    return parse
-
-
-def probe_writable(path: Path) -> None:
-    """Raise ArgumentTypeError with the system's reason when ``path`` cannot be written."""
-    existed = path.exists()
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    if not existed:
-        try:
-            path.unlink()
-        except OSError:
-            pass
-
-
-def output_dir(text: str) -> Path:
-    """A directory the command will create or fill: not an existing file; its nearest existing
-    ancestor is a directory that can be written."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: exists and is not a directory")
-    ancestor = path
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: {ancestor} is not a directory")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"{text}: {ancestor} is not writable")
-    return path
 
 
 def add_limit_arguments(p: argparse.ArgumentParser) -> None:

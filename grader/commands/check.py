@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         from ..engine import _is_assignment
 
         if _is_assignment(sub.notebook):
-            from ..answers import answer_formats
+            from ..answer_grading import answer_formats
 
             formats = answer_formats(sub.notebook)
     if args.json:
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         if formats:
             sys.stdout.write(render_answer_formats(formats))
     if args.plot:
-        from ..plots import plot_trajectories
+        from ..trajectory_plots import plot_trajectories
 
         panels = [p for p in trajectories.values() if args.plot_all or not p["passed"]]
         if panels:

@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
         problem_id = args.problem or derivation.problem
         timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
         if problem_id:
-            from problems import registry
+            from problems import exercise_registry
 
             try:
-                part = registry.part(problem_id)
+                part = exercise_registry.part(problem_id)
             except KeyError as exc:
                 raise DerivationError(str(exc.args[0]) if exc.args else str(exc)) from None
             if part.kind != "derivation":

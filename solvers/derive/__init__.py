@@ -5,17 +5,17 @@ Importing ``solvers`` never imports this package (or SymPy); importing
 
 Public surface for the problem bank::
 
-    from solvers.derive import REGISTRY, get, verify, answers
+    from solvers.derive import REGISTRY, get, verify, final_formulas
     get("stable-lr")              # a Derivation (data: steps, results, simulations)
     verify("stable-lr")           # a Report; raises StepCheckError naming a failing step
-    answers.ANSWERS["stable_lr"]  # Answer(expr, symbols, assumptions, derivation)
+    final_formulas.ANSWERS["stable_lr"]  # Answer(expr, symbols, assumptions, derivation)
 """
 
 from __future__ import annotations
 
 import difflib
 
-from . import answers
+from . import final_formulas
 from .core import (
     Derivation,
     Domain,
@@ -28,7 +28,7 @@ from .core import (
     StepCheckError,
     verify_derivation,
 )
-from .registry import REGISTRY, register
+from .derivation_registry import REGISTRY, register
 
 # Importing a module registers its derivations; the order is the listing order.
 from . import stability, heavy_ball, terminal_velocity, nesterov, saddles, tables, exercises, scaling  # noqa: E402,F401
@@ -39,7 +39,7 @@ __all__ = [
     "verify",
     "verify_all",
     "names",
-    "answers",
+    "final_formulas",
     "Derivation",
     "Step",
     "Domain",

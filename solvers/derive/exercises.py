@@ -17,7 +17,7 @@ from ..rollout import NonFiniteError
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
 from .heavy_ball import heavy_ball_quadratic, iteration_matrix
 from .nesterov import CORRECTION, nesterov_steps, simulate_torch_lookahead
-from .registry import register
+from .derivation_registry import register
 from .stability import stable_lr
 from .symbols import beta, epsilon, kappa, lam, lambda_max, lr, t, x, y, z
 from .symbols import k as k_idx

@@ -7,7 +7,7 @@ import sympy as sp
 
 from .. import objectives, rules
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
-from .registry import register
+from .derivation_registry import register
 from .symbols import beta, kappa, lam, lambda_max, lambda_min, lr, z
 
 __all__ = [

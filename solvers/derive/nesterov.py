@@ -7,7 +7,7 @@ import sympy as sp
 
 from .. import objectives, rules
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
-from .registry import register
+from .derivation_registry import register
 from .symbols import beta, lr
 
 __all__ = ["nesterov_correction", "nesterov_steps", "simulate_torch_lookahead", "CORRECTION"]

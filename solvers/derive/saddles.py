@@ -7,7 +7,7 @@ import sympy as sp
 
 from .. import numeric, objectives
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
-from .registry import register
+from .derivation_registry import register
 from .symbols import n, x, y
 
 __all__ = ["saddles", "goe_positive_fraction", "simulate_goe", "integrate_abs", "P_MIN_GOE_2"]

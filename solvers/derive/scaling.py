@@ -7,7 +7,7 @@ import sympy as sp
 
 from .. import objectives, rules
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
-from .registry import register
+from .derivation_registry import register
 from .symbols import B, lam, lr, sigma
 
 __all__ = ["linear_scaling", "stationary_variance", "simulate_scaling"]

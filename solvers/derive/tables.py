@@ -7,7 +7,7 @@ import sympy as sp
 
 from .. import rules
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
-from .registry import register
+from .derivation_registry import register
 from .symbols import beta, lam, lr, x
 
 __all__ = ["worked_tables", "RAVINE_GRADIENTS", "RAVINE_TABLE", "TOY", "simulate_tables"]

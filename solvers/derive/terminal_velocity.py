@@ -7,7 +7,7 @@ import sympy as sp
 
 from .. import rules
 from .core import Derivation, Domain, Simulation, SimulationResult, Step
-from .registry import register
+from .derivation_registry import register
 from .symbols import beta, g, k, lr, t
 
 __all__ = ["terminal_velocity", "limit_t", "TABLE_BETAS", "simulate_terminal_velocity", "ema_unrolling_steps"]

@@ -7,9 +7,9 @@ scikit-learn only inside :func:`solvers.lab.data.load_digits_split`):
 * ``mlp``         -- a small numpy MLP and a training loop driven by the reference rules
 * ``data``        -- the digits data set (optional scikit-learn) and a synthetic stand-in
 * ``experiments`` -- the lecture's momentum table, beta table and exercise P6
-* ``doctor``      -- loss-curve symptoms with documented statistics
+* ``curve_doctor`` -- loss-curve symptoms with documented statistics
 * ``curves``      -- synthetic training curves of each symptom, made by the reference rules
-* ``plots`` / ``figures`` -- matplotlib renderers (lazy) and manual figures
+* ``plots`` / ``experiment_figures`` -- matplotlib renderers (lazy) and the manual's lab figures
 """
 
-__all__ = ["race", "mlp", "data", "experiments", "doctor", "curves", "plots", "figures"]
+__all__ = ["race", "mlp", "data", "experiments", "curve_doctor", "curves", "plots", "experiment_figures"]

@@ -9,7 +9,7 @@ HELP = "write the machine-checked solution manual: DIR/manual.md, DIR/manual.ipy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ._common import output_dir
+    from solvers.cli_args import output_dir
 
     parser.add_argument("--out", required=True, type=output_dir, help="output directory (created if missing)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these derivations")

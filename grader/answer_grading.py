@@ -217,11 +217,8 @@ def _grade_numeric(part: Any, text: str, params: Mapping[str, Fraction],
     from problems.variants import render
 
     pid = part.problem_id
-    m = _LABEL.match(text)
-    if m and not _parses(text, SymbolTable()):
-        text = m.group(1)  # "lr = 0.02": the name on the left is a label
     try:
-        got = _numeric_value(text)
+        got = _numeric_value(_without_label(text, SymbolTable()))
     except FormulaError as exc:
         return _result(part, pid, 0.0, "error", f"Could not read your answer:\n{exc}")
     except Undefined as exc:
@@ -253,10 +250,7 @@ def _grade_symbolic(part: Any, text: str, params: Mapping[str, Fraction], explan
     reference = parse(render(part.reference, params), table)
     text = text.replace("\n", " ")
     if reference.kind == "expr":
-        # "v_inf = g/(1-beta)" answers an expression part: the name on the left is a label
-        m = _LABEL.match(text)
-        if m and not _parses(text, table):
-            text = m.group(1)
+        text = _without_label(text, table)
     try:
         student = parse(text, table)
     except FormulaError as exc:
@@ -290,6 +284,13 @@ def _without_reference(evidence: str) -> str:
 
 
 _LABEL = re.compile(r"^\s*[A-Za-z\\][A-Za-z0-9_{}\\]*\s*=(?![=<>])(.+)$", re.S)
+
+
+def _without_label(text: str, table: SymbolTable) -> str:
+    """The answer without a label: in "lr = 0.02" or "v_inf = g/(1-beta)" (not an expression
+    itself) the name on the left only names the value on the right."""
+    m = _LABEL.match(text)
+    return m.group(1) if m and not _parses(text, table) else text
 
 
 def _parses(text: str, table: SymbolTable) -> bool:
@@ -350,9 +351,8 @@ def _quick_pass(part: Any, text: str | None, params: Mapping[str, Fraction]) -> 
         table = SymbolTable.from_dict(part.table_data())
         reference = parse(render(part.reference, params), table)
         text = text.replace("\n", " ")
-        m = _LABEL.match(text)
-        if reference.kind == "expr" and m and not _parses(text, table):
-            text = m.group(1)
+        if reference.kind == "expr":
+            text = _without_label(text, table)
         v = compare(parse(text, table), reference, table, symbolic=False)
     except Exception:  # noqa: BLE001 - no verdict: the instructor decides
         return None
@@ -375,7 +375,7 @@ def grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: b
     formula or derivation part that is not passed when the budget runs out, or not started,
     is ``pending`` with the tag ``over-budget``: for the instructor, never a silent zero.
     """
-    from grader.equivalence import budget as symbolic_budget
+    from grader.sympy_client import budget as symbolic_budget
 
     seconds = ANSWER_BUDGET if budget is None else float(budget)
     with symbolic_budget(seconds) as b:
@@ -385,7 +385,7 @@ def grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: b
 
 def _grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: bytes | str | None,
                    problems: Iterable[str] | None, timeout: float, b: Any) -> list[TestResult]:
-    from problems import registry
+    from problems import exercise_registry
     from problems.variants import draw_params, student_seed
 
     seed = None
@@ -394,10 +394,10 @@ def _grade_answers(notebook_or_answers: Any, *, student_id: str | None, secret: 
     elif (student_id is None) != (secret is None):
         raise ValueError("student_id and secret go together (or both None for the generic numbers)")
     answers, messages = read_answers(notebook_or_answers)
-    wanted = list(problems) if problems is not None else list(registry.PROBLEMS)
+    wanted = list(problems) if problems is not None else list(exercise_registry.PROBLEMS)
     results: list[TestResult] = []
     for problem_id in wanted:
-        problem = registry.get(problem_id)
+        problem = exercise_registry.get(problem_id)
         params = draw_params(problem, seed)
         for part in problem.parts:
             if not part.graded_by_answers:
@@ -433,11 +433,11 @@ def answer_formats(notebook: Any) -> list[tuple[str, bool, str]]:
     where it has one).  Nothing here looks at a reference, a mistake or the student's
     numbers: whether an answer is right is never computed, so it cannot be shown.
     """
-    from problems import registry
+    from problems import exercise_registry
 
     answers, _ = read_answers(notebook)
     out: list[tuple[str, bool, str]] = []
-    for problem in registry.PROBLEMS.values():
+    for problem in exercise_registry.PROBLEMS.values():
         for part in problem.parts:
             if not part.graded_by_answers:
                 continue
@@ -463,11 +463,8 @@ def _why_unreadable(part: Any, text: str | None) -> str:
             return (f"{text.strip()[:40]!r} is not one of the choices "
                     f"{', '.join(c.key for c in part.choices)}")
         if part.kind == "numeric":
-            m = _LABEL.match(text)
-            if m and not _parses(text, SymbolTable()):
-                text = m.group(1)
             try:
-                _numeric_value(text)
+                _numeric_value(_without_label(text, SymbolTable()))
             except Undefined as exc:
                 return f"the answer has no value: {exc}"
             return ""
@@ -477,11 +474,7 @@ def _why_unreadable(part: Any, text: str | None) -> str:
             for step in d.steps:
                 parse(step.text, table)
             return ""
-        candidate = text.replace("\n", " ")
-        m = _LABEL.match(candidate)
-        if m and not _parses(candidate, table) and _parses(m.group(1), table):
-            return ""
-        parse(candidate, table)
+        parse(_without_label(text.replace("\n", " "), table), table)
         return ""
     except (FormulaError, DerivationError) as exc:
         return str(exc)

@@ -8,7 +8,7 @@ bank's reference texts are generated from the same results
 
 Usage::
 
-    from solvers.derive.answers import ANSWERS, get
+    from solvers.derive.final_formulas import ANSWERS, get
     a = get("effective_lr")       # Answer
     a.expr                        # lr/(1 - beta)
     a.symbols                     # (lr, beta)

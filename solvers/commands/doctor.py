@@ -140,7 +140,7 @@ def _read_text(file: str, source: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from solvers.lab.doctor import Thresholds, diagnose
+    from solvers.lab.curve_doctor import Thresholds, diagnose
 
     source = "<stdin>" if args.file == "-" else args.file
     text = _read_text(args.file, source)

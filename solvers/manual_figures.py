@@ -171,10 +171,10 @@ def terminal_velocity(out_dir: Path) -> Path:
 
 
 def _lab_figure(name: str, function: str) -> None:
-    """Register a figure of the lab (``solvers/lab/figures.py``) under ``name`` (written as name.png)."""
+    """Register a figure of the lab (``solvers/lab/experiment_figures.py``) under ``name`` (written as name.png)."""
 
     def draw(out_dir: Path) -> Path:
-        from .lab import figures as lab
+        from .lab import experiment_figures as lab
 
         path = Path(getattr(lab, function)(Path(out_dir)))
         target = Path(out_dir) / f"{name}.png"

@@ -15,7 +15,7 @@ STILL_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", choices=OBJECTIVES, default="ravine",
                         help="2-D objective (default: ravine, f = (100x^2 + y^2)/2)")
-    from ._common import output_file
+    from solvers.cli_args import output_file
 
     parser.add_argument("--out", type=output_file(".gif", *STILL_SUFFIXES), default=None,
                         help="output file: .png (default race-OBJECTIVE.png) or .gif for an animation")

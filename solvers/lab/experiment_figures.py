@@ -1,7 +1,7 @@
 """Ready-made figures for the solution manual: ``(out_dir: Path) -> Path`` each.
 
 ``FIGURES`` maps a stable name to its function, for the manual's registry
-(``solvers/figures.py``).  matplotlib is imported inside the plotting code only.
+(``solvers/manual_figures.py``).  matplotlib is imported inside the plotting code only.
 
 * ``race``   -- SGD, momentum, Nesterov, Adam on the ravine (lr 0.012, beta 0.9)
 * ``p4``     -- exercise P4: SGD vs momentum on Rosenbrock's curved ravine

@@ -197,7 +197,7 @@ def _p6(args: argparse.Namespace) -> int:
         print("     on Rosenbrock the slowly damped swings carry the iterate up the steepening walls, where")
         print("     lr*curvature leaves the stable region (a non-quadratic transient; see `ravine derive p6`).")
     if not args.no_figure:
-        from solvers.lab.figures import plot_p6
+        from solvers.lab.experiment_figures import plot_p6
 
         try:
             plot_p6(res, out)
