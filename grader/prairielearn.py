@@ -64,7 +64,8 @@ def to_prairielearn(result: SubmissionResult) -> dict[str, Any]:
         # of the arguments would show the hidden inputs (Gradescope's results hide it likewise).
         "output": "",
         "tests": [_test(t) for t in result.tests],
-        "ravine": {"points": result.score, "max_points": result.max_score},
+        "ravine": {"points": result.score, "max_points": result.max_score,
+                   **({"isolation": dict(result.isolation)} if result.isolation else {})},
     }
 
 
@@ -74,7 +75,7 @@ def grade_prairielearn(root: Path, config: dict[str, Any]) -> tuple[dict[str, An
     Always writes a results.json, even when the grader itself fails, so the
     student sees a message instead of a failed job.
     """
-    from .engine import build_checks, grade_submission
+    from .engine import build_checks, grade_submission, preload
     from .gradescope import find_submission
     from .report import atomic_write
     from .sandbox import Limits
@@ -82,7 +83,9 @@ def grade_prairielearn(root: Path, config: dict[str, Any]) -> tuple[dict[str, An
     result: SubmissionResult | None = None
     try:
         path = find_submission(root / "student", config.get("file"))
-        limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)))
+        preload(symbolic=path.suffix == ".ipynb")  # every grader module before the student's code runs
+        limits = Limits(function_timeout=float(config.get("timeout", Limits().function_timeout)),
+                        isolation=str(config.get("isolation", "auto")))
         result = grade_submission(path, build_checks(seed=int(config["seed"])), limits=limits)
         data = to_prairielearn(result)
     except FileNotFoundError as exc:

@@ -357,6 +357,10 @@ def test_external_grader_feedback_names_the_mistake(tmp_path):
     messages = "\n".join(t["message"] for t in pl["tests"])
     assert "[ema-form]" in messages
     assert {"name", "description", "points", "max_points", "message", "output"} <= set(pl["tests"][0])
+    # the sandbox that graded it is recorded, as in ravine grade's results.json
+    from grader.sandbox import resolve
+
+    assert pl["ravine"]["isolation"]["mode"] == resolve("auto").mode
 
 
 def test_printed_hidden_inputs_never_reach_the_student(tmp_path):
@@ -416,6 +420,16 @@ def test_external_grader_usage_errors(tmp_path):
     (tmp_path / "job" / "student").mkdir(parents=True)
     proc = cli("prairielearn", "--root", str(tmp_path / "job"))
     assert proc.returncode == 2 and "cannot read settings" in proc.stderr and "Traceback" not in proc.stderr
+    job = _job(tmp_path / "job2", EXAMPLES / "alice_correct.py")
+    for args, message in [(["--timeout", "0"], "argument --timeout: must be a positive number of seconds"),
+                          (["--isolation", "chroot"], "argument --isolation: invalid choice: 'chroot'")]:
+        proc = cli("prairielearn", "--root", str(job), *args)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    (job / "tests" / "ravine-prairielearn.json").write_text(json.dumps({"seed": -1}))
+    proc = cli("prairielearn", "--root", str(job))
+    assert proc.returncode == 2 and "seed must be a whole number from 0" in proc.stderr
+    assert not (job / "results").exists()
 
 
 def test_export_usage_errors(tmp_path):

@@ -18,7 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the job directory (default /grade): DIR/student/ holds the submission, "
                         "DIR/tests/ravine-prairielearn.json the settings, DIR/results/ receives results.json")
     p.add_argument("--file", help="the file students submit (default: the settings' file, else the only .py/.ipynb)")
-    p.add_argument("--timeout", type=float, help="seconds per student function")
+    from ._common import add_isolation_argument, seconds
+
+    p.add_argument("--timeout", type=seconds, help="seconds per student function")
+    add_isolation_argument(p)
 
 
 def _hide_settings(path: Path) -> None:
@@ -34,14 +37,12 @@ def _hide_settings(path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..prairielearn import SETTINGS_NAME, grade_prairielearn
+    from ._common import isolation_from, seed_problem
 
     root = Path(args.root)
     if not root.is_dir():
         print(f"ravine prairielearn: {root} is not a directory (the job directory, default /grade)",
               file=sys.stderr)
-        return 2
-    if args.timeout is not None and args.timeout <= 0:
-        print("ravine prairielearn: --timeout must be positive", file=sys.stderr)
         return 2
     settings = root / "tests" / SETTINGS_NAME
     try:
@@ -56,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         if "seed" not in config:
             raise ValueError("no seed: set RAVINE_SEED or give \"seed\" in the settings")
         config["seed"] = int(config["seed"])
+        problem = seed_problem("seed", config["seed"])
+        if problem:
+            raise ValueError(problem)
     except (OSError, ValueError, TypeError) as exc:
         # Without the seed no hidden check can run: a configuration error of the course, which
         # PrairieLearn shows as a failed job (non-zero exit) rather than a grade.
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         config["file"] = args.file
     if args.timeout:
         config["timeout"] = args.timeout
+    isolation_from("prairielearn", args.isolation)  # probed once; a mode that cannot work: exit 2
+    config["isolation"] = args.isolation
     data, result = grade_prairielearn(root, config)
     if result is not None:
         print(f"{result.submission}: {result.score:g}/{result.max_score:g} (score {data['score']:g})")
