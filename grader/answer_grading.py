@@ -228,7 +228,7 @@ def _grade_numeric(part: Any, text: str, params: Mapping[str, Fraction],
         return _result(part, pid, part.points, "passed",
                        f"Correct: {_show(got)} (relative tolerance {part.rtol:g}).")
     found = award(part.mistakes, part.points, lambda m: part.tolerance.accepts(
-        float(got), float(_numeric_value(render(m.matcher, params)))))
+        float(got), float(_numeric_value(render(str(m.matcher), params)))))
     if found is not None:
         return _result(part, pid, found.score, found.status, found.mistake.message + explanation,
                        [found.mistake.id])
@@ -260,7 +260,7 @@ def _grade_symbolic(part: Any, text: str, params: Mapping[str, Fraction], explan
         return _result(part, pid, part.points, "passed",
                        f"Correct ({_method(v)}).")
     found = award(part.mistakes, part.points, lambda m: compare(
-        student, parse(render(m.matcher, params), table), table, timeout=timeout).status == "equal")
+        student, parse(render(str(m.matcher), params), table), table, timeout=timeout).status == "equal")
     if found is not None:
         return _result(part, pid, found.score, found.status, found.mistake.message + explanation,
                        [found.mistake.id])

@@ -12,7 +12,7 @@ reading the student's source.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -309,7 +309,7 @@ class _ValueCheck(Check):
         if ok:  # on a hidden check the passing value would be the expected value: not shown
             lines = header + [f"Passed: {sig} returned {'the expected value' if spec.hidden else shown}."]
             return self._result(score=spec.points, status="passed", lines=lines, diagnoses=[])
-        found = award(spec.mistakes, spec.points, lambda m: self._matches(got, m.matcher(*spec.args)))
+        found = award(spec.mistakes, spec.points, lambda m: self._matches(got, cast(Callable[..., Any], m.matcher)(*spec.args)))
         if found is not None:
             lines = header + [f"[{found.mistake.id}] {found.mistake.message}"]
             if not spec.hidden:

@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # crash a print: what cannot be encoded is shown escaped.
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr,attr-defined]
         except (AttributeError, ValueError):
             pass
     parser = build_parser()

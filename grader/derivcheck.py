@@ -287,13 +287,13 @@ def check_derivation(derivation: StudentDerivation, table: SymbolTable | None = 
             break
     bad = next((r for r in results if r.status != "ok"), None)
     if bad is not None:
-        what = "does not follow" if bad.status == "fails" else "could not be verified"
+        verdict = "does not follow" if bad.status == "fails" else "could not be verified"
         return DerivationResult(False, results, "unchecked", None,
-                                f"step {bad.index} ({_where(bad.step, bad.index)}) {what}")
+                                f"step {bad.index} ({_where(bad.step, bad.index)}) {verdict}")
     if tgt is None:
-        what = "every step equals the previous one" if chain_kind == "expr" else "every step follows"
+        verdict = "every step equals the previous one" if chain_kind == "expr" else "every step follows"
         return DerivationResult(True, results, "unchecked", None,
-                                f"{what} (no target given: the result was not checked)")
+                                f"{verdict} (no target given: the result was not checked)")
     last = formulas[-1]
     solved = _solved_for(tgt)
     if solved is not None and _solved_for(last) != solved:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from problems import update_rules
+from problems import exercise_registry
 
 from .checks import Check, _TrajectoryCheck, compile_check
 from .results import SubmissionResult, TestResult
@@ -128,8 +128,8 @@ _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 def build_checks(*, seed: int | None, functions: Sequence[str] | None = None) -> list[Check]:
     """Compiled checks of the update-rule exercises: public ones, plus hidden ones if ``seed`` is set."""
     out: list[Check] = []
-    for function in functions or update_rules.FUNCTIONS:
-        for spec in update_rules.exercise(function).checks(seed=seed):
+    for function in functions or exercise_registry.FUNCTIONS:
+        for spec in exercise_registry.exercise(function).checks(seed=seed):
             out.append(compile_check(spec))
     return out
 

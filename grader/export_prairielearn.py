@@ -252,8 +252,8 @@ def _question_data(problem: Any, variants: list[dict[str, Fraction]], report: Ex
                               for sym in part.symbols)
             body.append(f"<p><small>Variables: {names}.</small></p>")
             for i, params in enumerate(variants):
-                ref = conv.expr(part.reference, params)
-                assert ref is not None
+                ref_expr = conv.expr(part.reference, params)
+                assert ref_expr is not None
                 mistakes = []
                 for m in part.mistakes:
                     text = conv.expr(m.matcher, params)
@@ -265,7 +265,7 @@ def _question_data(problem: Any, variants: list[dict[str, Fraction]], report: Ex
                         continue
                     mistakes.append({"id": m.id, "answer": text, "feedback": render(m.message, params),
                                      "credit": m.credit})
-                answers[i][name] = {"reference": ref, "correct": ref, "mistakes": mistakes,
+                answers[i][name] = {"reference": ref_expr, "correct": ref_expr, "mistakes": mistakes,
                                     "explanation": render(part.explanation, params)}
         else:  # pragma: no cover - implementation parts live in the UR question
             raise ValueError(f"{part.id}: {part.kind} parts are not exported as answer inputs")

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from .gradescope import from_results_json, results_json
 from .results import SubmissionResult
@@ -91,7 +91,7 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def render_text(result: SubmissionResult, *, hints: dict[str, tuple[str, Iterable[str]]] | None = None,
+def render_text(result: SubmissionResult, *, hints: Mapping[str, tuple[str, Iterable[str]]] | None = None,
                 public_only: bool = False) -> str:
     """The student's report: per part, each check's points, verdict and feedback.
 
@@ -320,7 +320,7 @@ def _plot(path: Path, totals: list[float], max_total: float, items: Sequence[Any
     gs = fig.add_gridspec(2, 1 + len(panels), width_ratios=[1.0] + [1.15] * len(panels),
                           height_ratios=[1, 1.3])
     a = fig.add_subplot(gs[0, 0])
-    a.hist(totals, bins=min(20, max(5, len(totals))), range=(0, max_total or None), color="#4477aa")
+    a.hist(totals, bins=min(20, max(5, len(totals))), range=(0, max_total) if max_total else None, color="#4477aa")
     a.set_xlabel("total score")
     a.set_ylabel("submissions")
     a.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -225,7 +225,7 @@ def _check_spec(spec: Any, variant: str, report: SelftestReport) -> None:
         if not r.passed:
             bad("reference", f"the reference's own positions got {r.status}")
         for m in spec.mistakes:
-            traj = check.mutant(m.matcher)
+            traj = check.mutant(str(m.matcher))
             report.counts["mutant runs"] += 1
             label = f"mutant {m.id!r} ({m.matcher})"
             if traj is None or len(traj) < 4:

@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from problems.update_rules import EXERCISES
+    from problems.exercise_registry import EXERCISES
 
     from ..engine import build_checks, grade_submission
     from ..gradescope import results_json

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         problem = seed_problem("--seed", args.seed)
         if problem:
             return _usage(problem)
-        students = secret = None
+        students: dict[str, str] | None = None
+        secret = None
         if args.roster or args.secret_file:
             from ..assign import load_course
 
@@ -78,15 +79,16 @@ def run(args: argparse.Namespace) -> int:
                 roster, secret = load_course(args.roster, args.secret_file)
             except ValueError as exc:
                 return _usage(str(exc))
-            students = {}
+            by_email: dict[str, str] = {}
+            students = by_email
             for s in roster:
                 if not s.email:
                     continue
                 email = s.email.strip().lower()
-                if email in students:
-                    return _usage(f"{args.roster}: the e-mail {s.email} belongs to {students[email]} and "
+                if email in by_email:
+                    return _usage(f"{args.roster}: the e-mail {s.email} belongs to {by_email[email]} and "
                                   f"{s.id}; Gradescope identifies submitters by e-mail")
-                students[email] = s.id
+                by_email[email] = s.id
             if not students:
                 return _usage("the roster has no email column values; Gradescope identifies "
                               "submitters by e-mail")

@@ -109,7 +109,7 @@ def _momentum_table(args: argparse.Namespace) -> int:
     n = len(table.seeds)
     seeds = f"seed {table.seeds[0]}" if n == 1 else f"seeds 0..{n - 1}"
     print(f"setup: {c['model']}; lr={c['lr']:g}, beta={c['beta']:g}, batch {c['batch_size']}, "
-          f"{plural(c['epochs'], 'epoch')} = {plural(c['steps'], 'step')}; {c['n_train']} training images, "
+          f"{plural(int(str(c['epochs'])), 'epoch')} = {plural(int(str(c['steps'])), 'step')}; {c['n_train']} training images, "
           f"stratified 80/20 split; {seeds} (split, init, batch order; SGD and momentum share them)")
     print()
     measured = f"measured (digits), {plural(n, 'seed')}"
