@@ -227,3 +227,32 @@ def test_a_deadline_is_stretched_only_while_the_child_waits_for_a_cpu(rate, stre
         assert child.stretched == 1 and child._deadline > end
         late = t0 + supervisor.MAX_STRETCH * 1.0 + 0.01
         assert child._stretch(late) is False  # never past MAX_STRETCH budgets
+
+
+def test_uid_slots_are_shared_by_graders_whatever_their_tmpdir(tmp_path, monkeypatch):
+    """Two grader processes with different temporary folders (`ravine grade` points tempfile at a
+    per-batch folder) must never get the same uid slot: each clears its uid's processes."""
+    import tempfile
+
+    from grader.sandbox import uidslots
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, tempfile; tempfile.tempdir = sys.argv[1]\n"
+         "from grader.sandbox import uidslots\n"
+         "print(uidslots._take_slot(), flush=True); sys.stdin.read()", str(tmp_path / "a")],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        theirs = int(holder.stdout.readline())
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "b"))
+        ours = uidslots._take_slot()
+        try:
+            assert ours != theirs
+            assert not uidslots._slot_dir().startswith(str(tmp_path))
+        finally:
+            uidslots._release_slot(ours)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

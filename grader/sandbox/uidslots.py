@@ -21,8 +21,15 @@ _SLOT_LOCK = threading.Lock()
 _SLOTS_HELD: dict[int, int] = {}  # slot -> lock file descriptor
 
 
+# One place for every grader process on the machine, whatever its TMPDIR (``ravine grade`` points
+# tempfile at a per-batch folder): locks in two places would let two graders share a uid, and each
+# would then kill the other's children when it clears its uid.
+SLOT_DIR_BASES = ("/run", "/tmp")
+
+
 def _slot_dir() -> str:
-    d = os.path.join(tempfile.gettempdir(), f"ravine-uid-slots-{os.geteuid()}")
+    base = next((b for b in SLOT_DIR_BASES if os.access(b, os.W_OK | os.X_OK)), tempfile.gettempdir())
+    d = os.path.join(base, f"ravine-uid-slots-{os.geteuid()}")
     try:
         os.mkdir(d, 0o700)
     except FileExistsError:
