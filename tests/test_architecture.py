@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,13 +37,31 @@ def test_import_direction(pkg, forbidden):
     assert offenders == {}
 
 
-LEAVES = ["solvers/rollout.py", "solvers/objectives.py", "grader/_child.py", "grader/sandbox/protocol.py"]
+LEAVES = ["solvers/rollout.py", "solvers/objectives.py", "grader/_child.py", "grader/_child_cells.py",
+          "grader/_child_hardening.py", "grader/sandbox/protocol.py"]
 
 
 @pytest.mark.parametrize("leaf", LEAVES)
 def test_leaves_import_only_stdlib_and_numpy(leaf):
     names = imported_top_levels(ROOT / leaf)
     assert names <= STDLIB | {"numpy", "__future__"}, names - STDLIB
+
+
+def test_every_leaf_the_child_loads_is_copied_into_the_sandbox_and_checked_here():
+    from grader.sandbox.paths import LEAF_FILES
+
+    copied = {str(path.resolve().relative_to(ROOT)) for path in LEAF_FILES.values()}
+    assert copied == set(LEAVES)
+    child = (ROOT / "grader/_child.py").read_text()
+    loaded = set(re.findall(r'"(\w+\.py)"', child)) - {"_child.py"}
+    assert loaded == set(LEAF_FILES) - {"_child.py"}, loaded
+
+
+def test_no_grader_module_is_over_500_lines():
+    lengths = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+               for p in package_files("grader")}
+    assert len(lengths) > 20
+    assert {path: n for path, n in lengths.items() if n > 500} == {}
 
 
 def test_leaves_do_not_use_relative_imports():

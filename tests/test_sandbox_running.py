@@ -60,7 +60,8 @@ def test_child_is_isolated_interpreter_with_private_leaf_modules(tmp_path):
     info = json.loads(report.stdout)
     assert info == {
         "name": "submission", "isolated": 1, "no_site": 1, "ours": [], "rules": [],
-        "leaf": ["_ravine_objectives", "_ravine_protocol", "_ravine_rollout"], "mpl": False, "path_has_repo": False,
+        "leaf": ["_ravine_cells", "_ravine_hardening", "_ravine_objectives", "_ravine_protocol", "_ravine_rollout"],
+        "mpl": False, "path_has_repo": False,
     }
     assert report.spawns == 1
 

@@ -22,6 +22,8 @@ _ROOT = _PACKAGE.parent.parent
 LEAF_FILES = {
     "_child.py": _ROOT / "grader" / "_child.py",
     "protocol.py": _PACKAGE / "protocol.py",
+    "_child_cells.py": _ROOT / "grader" / "_child_cells.py",
+    "_child_hardening.py": _ROOT / "grader" / "_child_hardening.py",
     "rollout.py": _ROOT / "solvers" / "rollout.py",
     "objectives.py": _ROOT / "solvers" / "objectives.py",
 }
