@@ -55,11 +55,12 @@ def by_part(result: SubmissionResult) -> dict[str, tuple[float, list[str]]]:
     return out
 
 
-def _hidden_inputs() -> list[str]:
-    """Texts that would give away hidden inputs: lr, beta, x0[0], matrix entries, objective seeds."""
+def _hidden_inputs(seed: int = SEED, float_args: bool = True) -> list[str]:
+    """Texts that would give away hidden inputs: lr, beta, x0[0], matrix entries, objective seeds
+    (and, with ``float_args``, the plain float arguments of value checks)."""
     texts = []
     for function in U.FUNCTIONS:
-        for spec in U.exercise(function).checks(seed=SEED):
+        for spec in U.exercise(function).checks(seed=seed):
             if not spec.hidden:
                 continue
             for name in ("lr", "beta"):
@@ -75,7 +76,7 @@ def _hidden_inputs() -> list[str]:
             for arg in getattr(spec, "args", ()) or ():
                 if isinstance(arg, dict) and "matrix" in arg:
                     texts.append(repr(float(arg["matrix"][0][0])))
-                elif isinstance(arg, float):
+                elif float_args and isinstance(arg, float):
                     texts.append(repr(arg))
     return [t for t in texts if len(t) >= 6]  # long enough not to occur by chance
 
@@ -424,25 +425,7 @@ BATCH = [
 
 
 def _cli_hidden_inputs() -> list[str]:
-    texts = []
-    for function in U.FUNCTIONS:
-        for spec in U.exercise(function).checks(seed=CLI_SEED):
-            if not spec.hidden:
-                continue
-            for name in ("lr", "beta"):
-                v = getattr(spec, name, None)
-                if isinstance(v, float) and v:
-                    texts += [repr(v), f"{v:.6g}"]
-            x0 = getattr(spec, "x0", None)
-            if x0:
-                texts.append(repr(float(x0[0])))
-            obj = getattr(spec, "objective", None)
-            if isinstance(obj, dict) and "seed" in obj:
-                texts.append(str(obj["seed"]))
-            for arg in getattr(spec, "args", ()) or ():
-                if isinstance(arg, dict) and "matrix" in arg:
-                    texts.append(repr(float(arg["matrix"][0][0])))
-    return [t for t in texts if len(t) >= 6] + [str(CLI_SEED), CLI_SECRET]
+    return _hidden_inputs(CLI_SEED, float_args=False) + [str(CLI_SEED), CLI_SECRET]
 
 
 def _tree_digest(tree: Path) -> dict[str, str]:
