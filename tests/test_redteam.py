@@ -477,7 +477,10 @@ def _sandbox_processes(marker: str | None = None) -> list[str]:
         ours = marker is None or marker in cmd
         if UID_BASE <= uid < UID_BASE + UID_SLOTS or ours and ("/ravine/leaf/_child.py" in cmd or (
                 "ravine-leaf-" in cmd and "_child.py" in cmd) or "--hostname ravine" in cmd):
-            left.append(f"{entry} uid={uid} {cmd[:120]}")
+            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+            # state and parent too, so that a failure here says what survived and whose it was
+            left.append(f"{entry} uid={uid} state={fields.get('State', '?')[:1]} ppid={fields.get('PPid')} "
+                        f"{cmd[:120]}")
     return left
 
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from .bwrapproc import BwrapProcess, end_sandbox, kill_sandbox, start_sandbox
 from .model import Limits
 from .paths import (_INSIDE_LEAF, _INSIDE_LIB, _INSIDE_MPL, _ROOT, _numpy_dir, _package_files, _prefixes,
                     _real, _site_dirs, _under, child_sys_path, leaf_dir, matplotlib_template)
@@ -170,16 +171,22 @@ def _probe_namespaces(binary: str) -> str:
     argv = _bwrap_argv(binary, Limits(), False, None)
     code = _PROBE_CODE.format(path=child_sys_path("namespaces"), root=str(_ROOT / "solvers"))
     try:
-        out = subprocess.run([*argv, _real(sys.executable), "-I", "-S", "-B", "-c", code],
-                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        proc = start_sandbox([*argv, _real(sys.executable), "-I", "-S", "-B", "-c", code],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     except (OSError, subprocess.SubprocessError) as exc:
         return f"bwrap did not run ({exc})"
-    if out.returncode != 0:
-        tail = (out.stderr.strip().splitlines() or ["no output"])[-1][:200]
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        return "bwrap did not run (the probe took over 60 s)"
+    finally:
+        end_sandbox(proc)
+    if proc.returncode != 0:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1][:200]
         return f"bwrap could not create the sandbox: {tail}"
-    if out.stdout.split() != [str(SANDBOX_UID), str(SANDBOX_UID), "2", "2", "False"]:
-        return f"the sandbox probe answered {out.stdout.strip()[:100]!r}"
+    if stdout.split() != [str(SANDBOX_UID), str(SANDBOX_UID), "2", "2", "False"]:
+        return f"the sandbox probe answered {stdout.strip()[:100]!r}"
     return ""
 
 
@@ -294,12 +301,14 @@ class Sandbox:
         read_fd, write_fd = os.pipe()
         self.channel = read_fd
         data = json.dumps(plan).encode()
+        argv = [*prefix, _real(sys.executable), "-I", "-S", "-B", child, str(write_fd)]
+        pipes: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            self.proc = subprocess.Popen(
-                [*prefix, _real(sys.executable), "-I", "-S", "-B", child, str(write_fd)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=cwd, env=env, pass_fds=(write_fd,), start_new_session=True,
-            )
+            if prefix:  # bwrap: with a hold on the namespace's PID 1 (see bwrapproc)
+                self.proc: subprocess.Popen = start_sandbox(argv, cwd=cwd, env=env, pass_fds=(write_fd,), **pipes)
+            else:
+                self.proc = subprocess.Popen(argv, cwd=cwd, env=env, pass_fds=(write_fd,),
+                                             start_new_session=True, **pipes)
         except BaseException:
             os.close(read_fd)
             os.close(write_fd)
@@ -334,6 +343,9 @@ class Sandbox:
         # The group leader is not reaped before finish(), so its pgid cannot be reused.  In
         # namespaces mode the leader is bwrap: its death kills the namespace's init (die-with-
         # parent), and the kernel then kills every process in the namespace.
+        if isinstance(self.proc, BwrapProcess):
+            kill_sandbox(self.proc)
+            return
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -345,7 +357,10 @@ class Sandbox:
             os.close(self.channel)
         except OSError:
             pass
-        self.proc.wait()
+        if isinstance(self.proc, BwrapProcess):
+            end_sandbox(self.proc)  # returns once the namespace's PID 1 is gone
+        else:
+            self.proc.wait()
         self._writer.join(timeout=1.0)
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:

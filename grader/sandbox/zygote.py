@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 from typing import Any
 
+from .bwrapproc import BwrapProcess, end_sandbox, start_sandbox
 from .model import Limits
 from .paths import _INSIDE_LEAF, _INSIDE_MPL, _real, child_sys_path, matplotlib_template
 from .process import Isolation, _base_env, _bwrap_argv
@@ -116,7 +116,7 @@ class ZygoteSession:
 
     def __init__(self, iso: Isolation, limits: Limits, plot: bool):
         self.iso, self.limits, self.plot = iso, limits, plot
-        self.proc: subprocess.Popen | None = None
+        self.proc: BwrapProcess | None = None
         self.sock: socket.socket | None = None
         self.dead = False
         self._buffer = b""
@@ -128,12 +128,16 @@ class ZygoteSession:
         env = _base_env()
         env.update(HOME="/tmp", TMPDIR="/tmp", MPLCONFIGDIR="/tmp/.mpl")
         try:
-            self.proc = subprocess.Popen(
+            self.proc = start_sandbox(
                 [*_bwrap_argv(self.iso.bwrap, self.limits, self.plot, template), _real(sys.executable),
                  "-I", "-S", "-B", os.path.join(_INSIDE_LEAF, "_child.py"), "--zygote", str(theirs.fileno())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                cwd="/", env=env, pass_fds=(theirs.fileno(),), start_new_session=True,
+                cwd="/", env=env, pass_fds=(theirs.fileno(),),
             )
+        except OSError:  # bwrap did not start, or did not report its sandbox: no session
+            ours.close()
+            self.dead = True
+            return
         finally:
             theirs.close()
         self.sock = ours
@@ -214,10 +218,6 @@ class ZygoteSession:
             except OSError:
                 pass
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # bwrap: its death ends the namespace
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
+            end_sandbox(self.proc)  # returns once the namespace's PID 1 (and so everything in it) is gone
             self.proc = None
 
