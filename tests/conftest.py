@@ -26,3 +26,8 @@ def pytest_report_header(config):
         return f"ravine isolation: unknown ({exc})"
     return f"ravine isolation: {iso.mode} (bwrap {iso.bwrap_version or 'none'})" + (
         f"; {iso.warning}" if iso.warning else "")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The same line at the end, where ``-q`` (the README's test command) still shows it."""
+    terminalreporter.write_line(pytest_report_header(config))

@@ -291,9 +291,26 @@ def test_another_process_of_the_same_user_cannot_read_a_childs_memory(public_che
 
 
 def test_on_gradescope_a_submission_cannot_read_the_seed_or_the_secret(tmp_path, monkeypatch):
+    """uid mode: the autograder folder is put where the child's uid may enter (pytest's own
+    temporary folders are 0700), so that it finds the settings file and has to be refused by it."""
     from grader.cli import main as cli
     from grader.commands import gradescope as command
 
+    import os
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="ravine-gs-", dir="/tmp")) if MODE == "uid" else tmp_path
+    try:
+        if MODE == "uid":
+            os.chmod(base, 0o755)
+        _gradescope_settings_attack(base, cli, command, monkeypatch)
+    finally:
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _gradescope_settings_attack(tmp_path: Path, cli, command, monkeypatch) -> None:
     root = tmp_path / "autograder"
     (root / "source").mkdir(parents=True)
     (root / "submission").mkdir()

@@ -165,23 +165,27 @@ def _alive(pid: int) -> bool:
 
 
 def _with_marker(marker: str) -> list[int]:
-    """Pids of live processes whose command line holds ``marker`` (any namespace)."""
+    """Pids of live processes whose command line holds ``marker``, or whose comm is its first 15
+    characters (a forked process names itself so), in any namespace."""
     out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    if marker.encode() in fh.read() and _alive(int(entry)):
-                        out.append(int(entry))
+                    cmdline = fh.read()
+                with open(f"/proc/{entry}/comm", "rb") as fh:
+                    comm = fh.read().strip()
             except OSError:
-                pass
+                continue
+            if (marker.encode() in cmdline or comm == marker[:15].encode()) and _alive(int(entry)):
+                out.append(int(entry))
     return out
 
 
 def test_processes_spawned_by_the_student_die_with_the_child():
     report = run("spawns_sleeper.py", [_traj("sgd_step", "sgd")])
     assert statuses(report) == {"sgd": "ok"}, report.outcomes
-    assert re.search(r"SLEEPER-PID (\d+)", report.stdout)  # it really started one
+    assert re.search(r"SLEEPER-PID (\d+) \((exec|fork)\)", report.stdout)  # it really started one
     deadline = time.monotonic() + 3.0
     while _with_marker("ravine-sleeper-marker") and time.monotonic() < deadline:
         time.sleep(0.05)

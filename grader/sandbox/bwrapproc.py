@@ -38,22 +38,25 @@ class BwrapProcess(subprocess.Popen):
     init_pid: int | None = None
 
 
+class _Silent(Exception):
+    """bwrap neither reported nor closed the info pipe in time."""
+
+
 def _read_info(fd: int, deadline: float) -> dict[str, Any] | None:
-    """bwrap's ``--info-fd`` JSON, or None at EOF (bwrap died first) or at the deadline."""
+    """bwrap's ``--info-fd`` JSON; None at EOF without one (bwrap died before cloning).
+    Raises :class:`_Silent` at the deadline."""
     data = b""
     while True:
         left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
+        ready, _, _ = select.select([fd], [], [], max(0.0, left))
         if not ready:
-            return None
+            raise _Silent
         chunk = os.read(fd, 4096)
         if not chunk:
             break
         data += chunk
     try:
-        info = json.loads(data)
+        info = json.loads(data) if data else None
     except ValueError:
         return None
     return info if isinstance(info, dict) else None
@@ -84,6 +87,9 @@ def start_sandbox(argv: list[str], *, pass_fds: tuple[int, ...] = (), **popen: A
     os.close(info_w)
     try:
         info = _read_info(info_r, time.monotonic() + INFO_TIMEOUT)
+    except _Silent:  # alive but silent: a stalled start is a failed start
+        end_sandbox(proc)
+        raise OSError(f"bwrap did not report its sandbox within {INFO_TIMEOUT:g} s") from None
     finally:
         os.close(info_r)
     pid = info.get("child-pid") if info else None
@@ -98,9 +104,8 @@ def start_sandbox(argv: list[str], *, pass_fds: tuple[int, ...] = (), **popen: A
             os.close(fd)
             fd = None
         proc.init_fd, proc.init_pid = fd, pid
-    elif proc.poll() is None:  # alive but silent: a stalled start is a failed start
-        end_sandbox(proc)
-        raise OSError(f"bwrap did not report its sandbox within {INFO_TIMEOUT:.0f} s")
+    # else: bwrap closed the pipe without a report, so it died before cloning (a bad argument, no
+    # namespaces here): nothing was started, and its exit status and stderr say why.
     return proc
 
 
