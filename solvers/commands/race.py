@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         path = plot_race(result, out, frames=args.frames, fps=args.fps)
     except OSError as exc:
-        print(f"ravine race: cannot write {out}: {exc}", file=sys.stderr)
+        print(f"ravine race: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"wrote {path}")
     return 0

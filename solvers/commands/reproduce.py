@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from solvers.cli_args import probe_writable
+
 HELP = "reproduce the lecture's experiments (momentum-table, beta-table, p6); --list shows them"
 
 EXPERIMENTS: dict[str, str] = {
@@ -175,6 +177,11 @@ def _p6(args: argparse.Namespace) -> int:
     out: Path = args.out
     if not args.no_figure and out.suffix.lower() not in (".png", ".svg", ".pdf"):
         return _err(f"--out {out}: use a .png, .svg or .pdf file")
+    if not args.no_figure:  # before the work, so that a run does not end in "cannot write"
+        try:
+            probe_writable(out)
+        except argparse.ArgumentTypeError as exc:
+            return _err(f"argument --out: {exc}")
     res = p6(lr=lr)
     if args.json:
         print(json.dumps({
@@ -202,6 +209,6 @@ def _p6(args: argparse.Namespace) -> int:
         try:
             plot_p6(res, out)
         except OSError as exc:
-            return _err(f"cannot write {out}: {exc}")
+            return _err(f"cannot write {out}: {exc.strerror or exc}")
         print(f"wrote {out}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -217,7 +217,7 @@ def race(
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if x0.shape != (2,) or not np.all(np.isfinite(x0)):
-        raise ValueError(f"start must be two finite numbers, got {list(np.ravel(x0))}")
+        raise ValueError("start must be two finite numbers, got " + " ".join(f"{float(v):g}" for v in np.ravel(x0)))
     unknown = [r for r in racers if r not in RACERS]
     if unknown:
         raise ValueError(f"unknown racer(s) {unknown}; choose from {', '.join(RACERS)}")
