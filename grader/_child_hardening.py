@@ -78,8 +78,12 @@ def drop_capabilities(drop_uid=None):
 def forbid_signalling_the_grader():
     """A seccomp filter (x86_64 Linux only, best effort): kill/tkill/tgkill aimed at the grader
     (the parent), kill() of any process group but the child's own (kill(-1) included) and
-    pidfd_send_signal fail with EPERM.  Inherited by everything the submission starts, setsid
-    escapees included.  Other processes can still be signalled by pid (a known limit)."""
+    pidfd_send_signal fail with EPERM.  So do unshare(), setns() and a clone() that asks for a
+    new namespace: a process in a user + PID namespace of its own would be out of reach of the
+    sandbox's kills (uid mode allows unprivileged user namespaces where the kernel does); clone3
+    fails with ENOSYS (its flags are in memory a filter cannot read), so the C library falls back
+    to clone.  Inherited by everything the submission starts, setsid escapees included.  Other
+    processes can still be signalled by pid (a known limit)."""
     try:
         import ctypes
         import platform
@@ -88,31 +92,45 @@ def forbid_signalling_the_grader():
             return
         ppid, own = os.getppid(), os.getpgrp()
         allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+        enosys = 0x00050000 | 38  # SECCOMP_RET_ERRNO | ENOSYS
         ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+        # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
+        new_namespace = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 \
+            | 0x40000000 | 0x00000080
 
-        # (code, jt, jf, k); jumps count instructions after the next one
-        prog = [
-            (ld, 0, 0, 4),                        # 0  arch
-            (jeq, 1, 0, 0xC000003E),              # 1  x86_64 -> 3
-            (ret, 0, 0, deny),                    # 2  any other ABI (int 0x80): refused
-            (ld, 0, 0, 0),                        # 3  syscall number
-            (jge, 13, 0, 0x40000000),             # 4  x32 ABI -> DENY (18)
-            (jeq, 4, 0, 62),                      # 5  kill -> 10
-            (jeq, 9, 0, 200),                     # 6  tkill -> 16
-            (jeq, 8, 0, 234),                     # 7  tgkill -> 16
-            (jeq, 9, 0, 424),                     # 8  pidfd_send_signal -> DENY (18)
-            (ret, 0, 0, allow),                   # 9
-            (ld, 0, 0, 16),                       # 10 kill: pid (low 32 bits of args[0])
-            (jeq, 6, 0, ppid),                    # 11 the grader -> DENY
-            (jeq, 6, 0, 0),                       # 12 own group -> ALLOW (19)
-            (jeq, 5, 0, (-own) & 0xFFFFFFFF),     # 13 own group by id -> ALLOW
-            (jset, 3, 0, 0x80000000),             # 14 another group, or -1 -> DENY
-            (ret, 0, 0, allow),                   # 15
-            (ld, 0, 0, 16),                       # 16 tkill/tgkill: tid / tgid
-            (jeq, 0, 1, ppid),                    # 17 the grader -> 18, else 19
-            (ret, 0, 0, deny),                    # 18 DENY
-            (ret, 0, 0, allow),                   # 19 ALLOW
+        # (label or None, code, jump if true, jump if false, k); jumps name a label ("" = next)
+        asm = [
+            (None, ld, "", "", 4),                        # arch
+            (None, jeq, "", "deny", 0xC000003E),          # x86_64 only (int 0x80: refused)
+            (None, ld, "", "", 0),                        # syscall number
+            (None, jge, "deny", "", 0x40000000),          # x32 ABI
+            (None, jeq, "kill", "", 62),                  # kill
+            (None, jeq, "tkill", "", 200),                # tkill
+            (None, jeq, "tkill", "", 234),                # tgkill
+            (None, jeq, "deny", "", 424),                 # pidfd_send_signal
+            (None, jeq, "deny", "", 272),                 # unshare
+            (None, jeq, "deny", "", 308),                 # setns
+            (None, jeq, "enosys", "", 435),               # clone3
+            (None, jeq, "clone", "allow", 56),            # clone
+            ("kill", ld, "", "", 16),                     # kill: pid (low 32 bits of args[0])
+            (None, jeq, "deny", "", ppid),                # the grader
+            (None, jeq, "allow", "", 0),                  # own group
+            (None, jeq, "allow", "", (-own) & 0xFFFFFFFF),  # own group by id
+            (None, jset, "deny", "allow", 0x80000000),    # another group, or -1
+            ("tkill", ld, "", "", 16),                    # tkill/tgkill: tid / tgid
+            (None, jeq, "deny", "allow", ppid),           # the grader
+            ("clone", ld, "", "", 16),                    # clone: flags (args[0])
+            (None, jset, "deny", "allow", new_namespace),  # a new namespace
+            ("deny", ret, "", "", deny),
+            ("enosys", ret, "", "", enosys),
+            ("allow", ret, "", "", allow),
         ]
+        where = {label: i for i, (label, *_rest) in enumerate(asm) if label}
+
+        def offset(i, target):
+            return 0 if target == "" else where[target] - i - 1
+
+        prog = [(code, offset(i, jt), offset(i, jf), k) for i, (_, code, jt, jf, k) in enumerate(asm)]
 
         class Filter(ctypes.Structure):
             _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),

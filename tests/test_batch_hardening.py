@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -404,14 +405,27 @@ def test_a_killed_batch_resumes_to_the_same_gradebook(tmp_path):
     resumed = ravine("grade", *files, "--out", str(out), "--no-report", "--resume", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr.count("graded before, same file and settings: kept") == len(graded_before)
-    # ... and the next batch removed it
+    # ... and the next batch removed it, and ended any sandbox the killed run left in its start
     assert leftover and not any(p.exists() for p in leftover)
+    running = _cmdlines()
+    assert [pid for pid, cmd in running.items() if any(str(p).encode() in cmd for p in leftover)] == []
 
     fresh = tmp_path / "fresh"
     whole = ravine("grade", *files, "--out", str(fresh), "--no-report", "--seed", str(manifest["seed"]), env=env)
     assert whole.returncode == 0, whole.stderr
     assert (out / "gradebook.csv").read_bytes() == (fresh / "gradebook.csv").read_bytes()
     assert json.loads((out / "grading.json").read_text())["state"] == "complete"
+
+
+def _cmdlines() -> dict[int, bytes]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and "\nState:\tZ" not in Path(f"/proc/{entry}/status").read_text():
+                out[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            pass
+    return out
 
 
 def tempfile_dir() -> str:

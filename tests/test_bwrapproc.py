@@ -223,3 +223,58 @@ def test_ravine_bwrap_none_makes_auto_choose_uid_mode_as_root():
     # the bundled correct example passes every public check in uid mode
     assert len(record["tests"]) >= 15 and all(t["score"] == t["max_score"] for t in record["tests"])
     assert record["score"] == sum(t["max_score"] for t in record["tests"])
+
+
+# --------------------------------------------------------------------------- a killed grader's sandboxes
+
+
+def _sandbox_with_leaf(leaf: str) -> bwrapproc.BwrapProcess:
+    """A real sandbox whose command line names ``leaf`` as its leaf copy (as another grader's would)."""
+    from grader.sandbox.model import Limits
+    from grader.sandbox.paths import leaf_dir
+    from grader.sandbox.process import _bwrap_argv, resolve
+
+    argv = [leaf if a == leaf_dir() else a for a in _bwrap_argv(resolve("namespaces").bwrap, Limits(), False, None)]
+    proc = start_sandbox([*argv, sys.executable, "-I", "-S", "-c", "import time; print('up', flush=True); time.sleep(300)"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+    return proc
+
+
+def _leaf_copy(tmp_path: Path, name: str) -> str:
+    from grader.sandbox.paths import leaf_dir
+
+    import shutil
+
+    leaf = tmp_path / name
+    shutil.copytree(leaf_dir(), leaf)
+    return str(leaf)
+
+
+@needs_ns
+def test_the_sandboxes_of_a_dead_grader_are_swept_and_a_live_graders_are_not(tmp_path):
+    """A grader killed with SIGKILL cannot end its sandboxes.  sweep_orphans (run when a grader
+    resolves namespaces mode) kills those whose leaf copy no live grader holds the owner lock of."""
+    from grader.sandbox.paths import leaf_dir, owner_lock_path
+
+    orphan_leaf = _leaf_copy(tmp_path, "ravine-leaf-dead")  # no owner lock: its grader is gone
+    owned_leaf = _leaf_copy(tmp_path, "ravine-leaf-alive")
+    holder = subprocess.Popen(  # another grader, alive: holds the owner lock of its leaf copy
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()", owner_lock_path(owned_leaf)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    orphan, owned, ours = (_sandbox_with_leaf(orphan_leaf), _sandbox_with_leaf(owned_leaf),
+                           _sandbox_with_leaf(leaf_dir()))  # ours: this process holds its lock
+    try:
+        killed = bwrapproc.sweep_orphans()
+        assert orphan.init_pid in killed and orphan.pid in killed
+        assert not {owned.pid, owned.init_pid, ours.pid, ours.init_pid} & set(killed)
+        assert orphan.wait(timeout=10) != 0 and not _wait_alive(orphan.init_pid, 5.0)
+        assert owned.poll() is None and ours.poll() is None and _alive(owned.init_pid)
+    finally:
+        for proc in (orphan, owned, ours):
+            end_sandbox(proc)
+            proc.stdout.close()
+        holder.stdin.close()
+        holder.wait(timeout=30)

@@ -361,6 +361,11 @@ def test_lone_surrogates_and_undecodable_file_names_do_not_stop_the_batch(tmp_pa
     assert any("bad ? text" in t["output"] for t in saved["tests"])
 
 
+def test_threads_and_fork_still_work_under_the_seccomp_filter(public_checks):
+    result = grade_submission(RED / "threads_and_fork.py", public_checks, limits=LIMITS)
+    assert by_part(result)["sgd_step"] == (6.0, [])
+
+
 def test_a_submission_cannot_signal_the_grader_nor_every_process(public_checks):
     """signal_the_grader sends signal 0 (a permission probe) to the grader, to -1 (every process
     of the user) and, from a setsid'd grandchild, to both; the child's seccomp filter refuses."""
@@ -438,6 +443,7 @@ BATCH = [
     ("16_fd_write.py", "fd_write.py", ("namespaces", "uid")),
     ("17_fill_tmp.py", "fill_tmp.py", ("namespaces",)),
     ("18_correct.py", None, ("namespaces", "uid")),
+    ("19_nested_namespace.py", "nested_namespace.py", ("namespaces", "uid")),
 ]
 
 
@@ -636,6 +642,33 @@ def test_issue8_class3_nothing_outlives_the_submission(batch):
     _assert_batch_held(batch)
     assert _score(batch, "12_outlive") == 0
     assert all("PWNED" not in v.decode("utf-8", "replace") for v in batch.files_later.values())
+
+
+def _with_comm(name: str) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == name:
+                out.append(int(entry))
+        except OSError:
+            pass
+    return out
+
+
+def test_issue8_class3_no_escape_through_a_namespace_of_its_own(batch):
+    """nested_namespace tries unshare() of a user, PID, mount and network namespace, then an
+    escapee in a user + PID namespace of its own (uid mode's kernel allows unprivileged user
+    namespaces here).  The seccomp filter refuses them all, and the escapee is gone."""
+    import platform
+
+    _assert_batch_held(batch)
+    assert _score(batch, "19_nested_namespace") == 0
+    text = batch.visible("19_nested_namespace")
+    assert "NESTED " in text  # it ran
+    if sys.platform.startswith("linux") and platform.machine() == "x86_64":  # where the filter is installed
+        assert ("NESTED user: Operation not permitted, pid: Operation not permitted, "
+                "mount: Operation not permitted, net: Operation not permitted") in text
+    assert _with_comm("ravine-nested") == []
 
 
 def test_issue8_class5_no_plan_or_leftover_in_a_shared_tmp(batch):

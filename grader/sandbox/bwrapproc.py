@@ -22,7 +22,7 @@ import subprocess
 import time
 from typing import Any
 
-__all__ = ["BwrapProcess", "start_sandbox", "end_sandbox"]
+__all__ = ["BwrapProcess", "start_sandbox", "end_sandbox", "kill_sandbox", "sweep_orphans"]
 
 # How long bwrap may take to report its child.  It writes the report right after clone() and the
 # uid map, so only a stalled machine comes near this; then the start counts as failed.
@@ -136,3 +136,66 @@ def end_sandbox(proc: BwrapProcess, timeout: float = GONE_TIMEOUT) -> bool:
         return bool(ready)
     finally:
         os.close(fd)
+
+
+# --------------------------------------------------------------------------- a killed grader's sandboxes
+
+
+def _owner_alive(leaf: str) -> bool:
+    """Whether the grader process that made the leaf copy ``leaf`` still holds its owner lock."""
+    import fcntl
+
+    from .paths import owner_lock_path
+
+    try:
+        fd = os.open(owner_lock_path(leaf), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # removed at its exit (or never made): no grader owns it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True  # held: its grader is alive
+    finally:
+        os.close(fd)
+    return False
+
+
+def sweep_orphans() -> list[int]:
+    """SIGKILL the bwrap processes of ravine sandboxes whose grader died without ending them.
+
+    A grader killed with SIGKILL cannot end its sandboxes; bwrap's parent-death signal covers
+    most of them, but not a sandbox caught in its start (bwrap's child waits for a go that never
+    comes, or has left the group before arming the signal).  Such a process is recognised by its
+    command line (bwrap, ``--hostname ravine``, a leaf copy bound on the leaf mount point) and
+    killed when no live grader holds that leaf copy's owner lock.  Killing a sandbox's PID 1
+    ends its namespace.  Returns the pids killed."""
+    from .paths import _INSIDE_LEAF
+
+    killed: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return killed
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if not argv or not argv[0].endswith(b"bwrap") or b"--" not in argv:
+            continue
+        options = argv[:argv.index(b"--")]
+        pairs = list(zip(options, options[1:], options[2:]))
+        if (b"--hostname", b"ravine") not in list(zip(options, options[1:])):
+            continue
+        leaves = [src for flag, src, dst in pairs if flag == b"--ro-bind" and dst == _INSIDE_LEAF.encode()]
+        if len(leaves) != 1 or _owner_alive(os.fsdecode(leaves[0])):
+            continue
+        try:
+            os.kill(int(entry), signal.SIGKILL)
+            killed.append(int(entry))
+        except OSError:
+            pass
+    return killed

@@ -166,6 +166,7 @@ def leaf_dir() -> str:
         if _LEAF_DIR and os.path.isdir(_LEAF_DIR[0]):
             return _LEAF_DIR[0]
         d = tempfile.mkdtemp(prefix="ravine-leaf-")
+        _hold_owner_lock(d)  # before any sandbox names d (see bwrapproc.sweep_orphans)
         for name, src in LEAF_FILES.items():
             shutil.copyfile(src, os.path.join(d, name))
             os.chmod(os.path.join(d, name), 0o644)
@@ -173,6 +174,31 @@ def leaf_dir() -> str:
         _LEAF_DIR[:] = [d]
         atexit.register(shutil.rmtree, d, True)
         return d
+
+
+_OWNER_FDS: list[int] = []
+
+
+def owner_lock_path(leaf: str) -> str:
+    """Beside a leaf copy: a file its grader process holds an exclusive flock on while it lives."""
+    return leaf + ".owner"
+
+
+def _hold_owner_lock(leaf: str) -> None:
+    import fcntl
+
+    path = owner_lock_path(leaf)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _OWNER_FDS.append(fd)  # held until this process ends, however it ends
+    atexit.register(_remove, path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 # --------------------------------------------------------------------------- matplotlib font cache

