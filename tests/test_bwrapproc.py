@@ -22,7 +22,7 @@ import pytest
 
 from grader.sandbox import bwrapproc
 from grader.sandbox.bwrapproc import end_sandbox, start_sandbox
-from sandbox_common import MODE
+from sandbox_common import MODE, alive
 
 # A stand-in for bwrap, in bwrap's order: "--info-fd N" first; it forks a child, reports the
 # child's pid, then lets it run; the child leaves the process group (setsid, as bwrap's child
@@ -60,18 +60,10 @@ def fake_bwrap(tmp_path: Path) -> str:
     return str(path)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return "\nState:\tZ" not in f.read()
-    except OSError:
-        return False
-
-
 def _wait_alive(pid: int, seconds: float = 10.0) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        if not _alive(pid):
+        if not alive(pid):
             return False
         time.sleep(0.05)
     return True
@@ -103,7 +95,7 @@ def test_end_sandbox_kills_it_and_returns_once_it_is_gone(fake_bwrap):
     assert proc.init_fd is not None
     time.sleep(0.3)
     assert end_sandbox(proc) is True
-    assert not _alive(child)
+    assert not alive(child)
     assert proc.init_fd is None and proc.returncode is not None
 
 
@@ -121,7 +113,7 @@ def test_a_bwrap_that_never_reports_is_a_failed_start_and_is_killed(fake_bwrap, 
             cmd = Path(f"/proc/{p}/cmdline").read_bytes()
         except OSError:
             continue
-        if fake_bwrap.encode() in cmd and _alive(int(p)):
+        if fake_bwrap.encode() in cmd and alive(int(p)):
             survivors.append(p)
     for p in survivors:  # so a failure does not leave them behind
         os.kill(int(p), signal.SIGKILL)
@@ -141,7 +133,7 @@ needs_ns = pytest.mark.skipif(MODE != "namespaces", reason=f"isolation mode here
 def _pidns(pid: int) -> str | None:
     """The PID namespace of a live process (None for a zombie: it has only its exit status left)."""
     try:
-        if not _alive(pid):
+        if not alive(pid):
             return None
         return os.readlink(f"/proc/{pid}/ns/pid")
     except OSError:
@@ -271,7 +263,7 @@ def test_the_sandboxes_of_a_dead_grader_are_swept_and_a_live_graders_are_not(tmp
         assert orphan.init_pid in killed and orphan.pid in killed
         assert not {owned.pid, owned.init_pid, ours.pid, ours.init_pid} & set(killed)
         assert orphan.wait(timeout=10) != 0 and not _wait_alive(orphan.init_pid, 5.0)
-        assert owned.poll() is None and ours.poll() is None and _alive(owned.init_pid)
+        assert owned.poll() is None and ours.poll() is None and alive(owned.init_pid)
     finally:
         for proc in (orphan, owned, ours):
             end_sandbox(proc)

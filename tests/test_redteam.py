@@ -644,17 +644,6 @@ def test_issue8_class3_nothing_outlives_the_submission(batch):
     assert all("PWNED" not in v.decode("utf-8", "replace") for v in batch.files_later.values())
 
 
-def _with_comm(name: str) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == name:
-                out.append(int(entry))
-        except OSError:
-            pass
-    return out
-
-
 def test_issue8_class3_no_escape_through_a_namespace_of_its_own(batch):
     """nested_namespace tries unshare() of a user, PID, mount and network namespace, then an
     escapee in a user + PID namespace of its own (uid mode's kernel allows unprivileged user
@@ -668,7 +657,9 @@ def test_issue8_class3_no_escape_through_a_namespace_of_its_own(batch):
     if sys.platform.startswith("linux") and platform.machine() == "x86_64":  # where the filter is installed
         assert ("NESTED user: Operation not permitted, pid: Operation not permitted, "
                 "mount: Operation not permitted, net: Operation not permitted") in text
-    assert _with_comm("ravine-nested") == []
+    from sandbox_common import with_marker
+
+    assert with_marker("ravine-nested") == []
 
 
 def test_issue8_class5_no_plan_or_leftover_in_a_shared_tmp(batch):

@@ -17,7 +17,8 @@ import pytest
 
 from grader.sandbox import INTERFERENCE, Forbidden, Limits, run_submission
 from grader.submission import load_submission
-from sandbox_common import ALL_TASKS, FAST, MODE, STEPS, X0, _call, _traj, ref_positions, run, statuses, write
+from sandbox_common import (ALL_TASKS, FAST, MODE, STEPS, X0, _call, _traj, ref_positions, run, statuses,
+                            with_marker, write)
 
 
 # --------------------------------------------------------------------------- running: hostile code
@@ -156,40 +157,14 @@ def test_output_flood_is_drained_and_truncated():
     assert report.stderr == "E" * 4096 + f"\n[... {1_000_000 - 4096} bytes dropped]"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
-    except FileNotFoundError:
-        return False
-
-
-def _with_marker(marker: str) -> list[int]:
-    """Pids of live processes whose command line holds ``marker``, or whose comm is its first 15
-    characters (a forked process names itself so), in any namespace."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    cmdline = fh.read()
-                with open(f"/proc/{entry}/comm", "rb") as fh:
-                    comm = fh.read().strip()
-            except OSError:
-                continue
-            if (marker.encode() in cmdline or comm == marker[:15].encode()) and _alive(int(entry)):
-                out.append(int(entry))
-    return out
-
-
 def test_processes_spawned_by_the_student_die_with_the_child():
     report = run("spawns_sleeper.py", [_traj("sgd_step", "sgd")])
     assert statuses(report) == {"sgd": "ok"}, report.outcomes
     assert re.search(r"SLEEPER-PID (\d+) \((exec|fork)\)", report.stdout)  # it really started one
     deadline = time.monotonic() + 3.0
-    while _with_marker("ravine-sleeper-marker") and time.monotonic() < deadline:
+    while with_marker("ravine-sleeper-marker") and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _with_marker("ravine-sleeper-marker") == []
+    assert with_marker("ravine-sleeper-marker") == []
 
 
 ALLOWED_ENV = {
