@@ -645,7 +645,8 @@ def test_issue8_class3_nothing_outlives_the_submission(batch):
 
 
 def test_issue8_class3_no_escape_through_a_namespace_of_its_own(batch):
-    """nested_namespace tries unshare() of a user, PID, mount and network namespace, then an
+    """nested_namespace tries unshare() of a user, PID, mount and network namespace, raw clone()
+    and clone3() syscalls into a user namespace (both succeed without the filter), then an
     escapee in a user + PID namespace of its own (uid mode's kernel allows unprivileged user
     namespaces here).  The seccomp filter refuses them all, and the escapee is gone."""
     import platform
@@ -656,7 +657,8 @@ def test_issue8_class3_no_escape_through_a_namespace_of_its_own(batch):
     assert "NESTED " in text  # it ran
     if sys.platform.startswith("linux") and platform.machine() == "x86_64":  # where the filter is installed
         assert ("NESTED user: Operation not permitted, pid: Operation not permitted, "
-                "mount: Operation not permitted, net: Operation not permitted") in text
+                "mount: Operation not permitted, net: Operation not permitted, "
+                "clone: Operation not permitted, clone3: Function not implemented") in text
     from sandbox_common import with_marker
 
     assert with_marker("ravine-nested") == []
